@@ -1,0 +1,37 @@
+"""Test support for gearbox_db and for the services built on it.
+
+The fixtures live in :mod:`gearbox_db.testing.plugin`, which pytest loads
+by itself once gearbox_db is installed (``pytest11`` entry point). This
+module holds the helpers tests import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection
+
+from gearbox_db.testing._server import TestServer
+
+__all__ = ["TestServer", "isolated"]
+
+
+@contextmanager
+def isolated(connection: Connection) -> Iterator[Connection]:
+    """Run a block inside a savepoint that is always rolled back.
+
+    Function-scoped fixtures are not reset between hypothesis examples, so
+    each example of a test that uses ``gearbox_connection`` wraps its body::
+
+        @given(st.text())
+        def test_names(gearbox_connection, name):
+            with isolated(gearbox_connection) as conn:
+                ...
+    """
+    savepoint = connection.begin_nested()
+    try:
+        yield connection
+    finally:
+        if savepoint.is_active:
+            savepoint.rollback()
