@@ -1,0 +1,51 @@
+"""Task runner: ``nox -s tests lint typecheck`` (``nox -l`` lists every session)."""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite on a throwaway embedded PostgreSQL 16 (extra pytest args pass through)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(name="tests-system-pg")
+def tests_system_pg(session: nox.Session) -> None:
+    """The test suite against an existing server (default: the local PostgreSQL 15)."""
+    session.install("-e", ".[dev]")
+    url = os.environ.get("GEARBOX_DB_TEST_URL", SYSTEM_PG)
+    session.run("pytest", f"--gearbox-db-url={url}", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the benchmarks."""
+    session.install("-e", ".[dev]")
+    session.run("mypy", "--strict")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory figures (printed, never asserted)."""
+    session.install("-e", ".[dev]")
+    for script in sorted(os.listdir("benchmarks")):
+        if script.endswith(".py") and not script.startswith("_"):
+            session.run("python", f"benchmarks/{script}", *session.posargs)
