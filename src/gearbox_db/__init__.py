@@ -1,11 +1,24 @@
 """gearbox_db: the PostgreSQL data layer of GearBox.
 
-Importing this package does no I/O and creates no engine.
+Importing this package does no I/O and creates no engine::
+
+    from gearbox_db import Database
+
+    db = Database.connect(url)
+    item = db.items.create(name="Tarp", category_id=1, weight_grams=310.5)
+    with db.transaction() as tx:
+        tx.categories.delete(5)
+
+``AsyncDatabase`` offers the same repositories, awaited.
 """
 
 from __future__ import annotations
 
+from gearbox_db._async.database import AsyncDatabase, AsyncTransaction
+from gearbox_db._queries._common import UNSET, Unset
+from gearbox_db._sync.database import Database, Transaction
 from gearbox_db.errors import (
+    ConcurrencyError,
     ConfigurationError,
     ConflictError,
     GearboxDBError,
@@ -18,14 +31,21 @@ from gearbox_db.errors import (
 )
 
 __all__ = [
+    "UNSET",
+    "AsyncDatabase",
+    "AsyncTransaction",
+    "ConcurrencyError",
     "ConfigurationError",
     "ConflictError",
+    "Database",
     "GearboxDBError",
     "InvalidReferenceError",
     "InvalidStateError",
     "MigrationError",
     "NotFoundError",
+    "Transaction",
     "UnavailableError",
+    "Unset",
     "ValidationError",
     "__version__",
 ]

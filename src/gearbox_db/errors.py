@@ -2,12 +2,20 @@
 
 Every exception raised from a database error chains the driver's original
 (``raise ... from exc``), so ``__cause__`` still holds the SQLSTATE and the
-server's message for logs.
+server's message for logs. :func:`translate` maps a driver error to ours by
+its SQLSTATE and the name of the violated constraint (stable names from
+:data:`gearbox_db.schema.NAMING_CONVENTION`), never by matching message text.
 """
 
 from __future__ import annotations
 
+from typing import Final
+
+import psycopg
+import sqlalchemy.exc
+
 __all__ = [
+    "ConcurrencyError",
     "ConfigurationError",
     "ConflictError",
     "GearboxDBError",
@@ -17,11 +25,23 @@ __all__ = [
     "NotFoundError",
     "UnavailableError",
     "ValidationError",
+    "translate",
 ]
 
 
 class GearboxDBError(Exception):
-    """Root of every exception raised by gearbox_db."""
+    """Root of every exception raised by gearbox_db.
+
+    ``sqlstate`` and ``constraint`` are set when the error comes from the
+    server (``None`` otherwise).
+    """
+
+    def __init__(
+        self, message: str, *, sqlstate: str | None = None, constraint: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.constraint = constraint
 
 
 class ConfigurationError(GearboxDBError):
@@ -29,7 +49,7 @@ class ConfigurationError(GearboxDBError):
 
 
 class UnavailableError(GearboxDBError):
-    """The database cannot be reached, or no pooled connection came in time."""
+    """The database cannot be reached, no connection came in time, or a statement timed out."""
 
 
 class MigrationError(GearboxDBError):
@@ -45,12 +65,87 @@ class ConflictError(GearboxDBError):
 
 
 class InvalidReferenceError(GearboxDBError):
-    """The write names a row that does not exist (an unknown category, ...)."""
+    """The write names a row that does not exist (an unknown category, item, ...)."""
 
 
 class InvalidStateError(GearboxDBError):
-    """The operation is not allowed in the row's current state."""
+    """The operation is not allowed in the current state (resolving a resolved thread, ...)."""
 
 
 class ValidationError(GearboxDBError):
     """An input value is not acceptable (blank name, negative weight, NUL, ...)."""
+
+
+class ConcurrencyError(GearboxDBError):
+    """A concurrent transaction got in the way (deadlock, serialization failure): retry."""
+
+
+#: Human wording of the constraints a caller can run into.
+_CONSTRAINT_MESSAGES: Final = {
+    "uq_categories_name": "a category with this name already exists",
+    "uq_setup_items_setup_id_item_id": "the item is already in this setup",
+    "uq_users_username": "a user with this username already exists",
+    "pk_settings": "a setting with this key already exists",
+    "fk_items_category_id_categories": "the category does not exist",
+    "fk_threads_category_id_categories": "the category does not exist",
+    "fk_thread_candidates_category_id_categories": "the category does not exist",
+    "fk_thread_candidates_thread_id_threads": "the thread does not exist",
+    "fk_setup_items_setup_id_setups": "the setup does not exist",
+    "fk_setup_items_item_id_items": "the item does not exist",
+}
+
+_BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {
+    "23505": ConflictError,  # unique_violation
+    "23P01": ConflictError,  # exclusion_violation
+    "23503": InvalidReferenceError,  # foreign_key_violation
+    "23514": ValidationError,  # check_violation
+    "23502": ValidationError,  # not_null_violation
+    "22001": ValidationError,  # string_data_right_truncation
+    "22003": ValidationError,  # numeric_value_out_of_range
+    "22P02": ValidationError,  # invalid_text_representation
+    "22021": ValidationError,  # character_not_in_repertoire
+    "22P05": ValidationError,  # untranslatable_character
+    "40001": ConcurrencyError,  # serialization_failure
+    "40P01": ConcurrencyError,  # deadlock_detected
+    "55P03": ConcurrencyError,  # lock_not_available
+    "57014": UnavailableError,  # query_canceled (statement_timeout)
+    "57P01": UnavailableError,  # admin_shutdown
+    "25P02": InvalidStateError,  # in_failed_sql_transaction
+}
+
+
+def _class_for(sqlstate: str | None) -> type[GearboxDBError]:
+    if sqlstate is None:
+        return GearboxDBError
+    if sqlstate in _BY_SQLSTATE:
+        return _BY_SQLSTATE[sqlstate]
+    if sqlstate.startswith(("08", "53")):  # connection, resources
+        return UnavailableError
+    return GearboxDBError
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sqlalchemy.exc.OperationalError | psycopg.OperationalError)
+
+
+def translate(exc: BaseException) -> GearboxDBError:
+    """The library error for a driver or SQLAlchemy error (the caller chains ``exc``)."""
+    if isinstance(exc, GearboxDBError):
+        return exc
+    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+        return UnavailableError(f"no database connection came in time: {exc}")
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    diag = getattr(orig, "diag", None)
+    constraint = getattr(diag, "constraint_name", None)
+    if sqlstate is None and _is_disconnect(exc):
+        return UnavailableError(f"the database is unavailable: {orig}")
+    if sqlstate is None and isinstance(orig, psycopg.DataError):  # e.g. NUL in text, client-side
+        return ValidationError(str(orig))
+    cls = _class_for(sqlstate)
+    detail = _CONSTRAINT_MESSAGES.get(constraint or "") or str(orig).strip()
+    if constraint and cls is ValidationError:
+        detail = f"value refused by {constraint}"
+    return cls(detail, sqlstate=sqlstate, constraint=constraint)

@@ -1,0 +1,1 @@
+"""Async implementation: the source of truth; ``gearbox_db._sync`` is generated from it."""

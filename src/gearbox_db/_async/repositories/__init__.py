@@ -1,0 +1,1 @@
+"""Async repositories: the source from which the sync ones are generated."""

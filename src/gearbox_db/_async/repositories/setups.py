@@ -1,0 +1,12 @@
+"""The setups repository (async source of the generated sync one)."""
+
+from __future__ import annotations
+
+from gearbox_db._async.executor import AsyncExecutor
+
+
+class AsyncSetupRepository:
+    """Placeholder: filled in by the setups work."""
+
+    def __init__(self, executor: AsyncExecutor) -> None:
+        self._x = executor

@@ -1,0 +1,12 @@
+"""The threads repository (async source of the generated sync one)."""
+
+from __future__ import annotations
+
+from gearbox_db._async.executor import AsyncExecutor
+
+
+class AsyncThreadRepository:
+    """Placeholder: filled in by the threads work."""
+
+    def __init__(self, executor: AsyncExecutor) -> None:
+        self._x = executor

@@ -1,0 +1,69 @@
+"""Helpers shared by the statement builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeAlias, TypeVar
+
+import attrs
+from sqlalchemy import ColumnElement, Row, Table
+
+from gearbox_db.errors import NotFoundError
+
+__all__ = ["UNSET", "AnyRow", "Unset", "columns_for", "found", "row_to", "rows_to", "set_values"]
+
+_R = TypeVar("_R")
+
+#: A result row of any width (``Row[Any]`` would mean a row of one column).
+AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
+
+
+class Unset:
+    """Type of :data:`UNSET`: a field an update leaves as it is."""
+
+    _instance: Unset | None = None
+
+    def __new__(cls) -> Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+#: Default of every field of a partial update: leave the column as it is.
+UNSET = Unset()
+
+
+def columns_for(record: type[Any], table: Table, **extra: ColumnElement[Any]) -> list[Any]:
+    """The columns of ``table`` in the field order of ``record`` (so ``record(*row)`` maps a row).
+
+    Fields that are not columns of ``table`` come from ``extra``.
+    """
+    return [extra[f.name] if f.name in extra else table.c[f.name] for f in attrs.fields(record)]
+
+
+def found(row: _R | None, what: str, key: object) -> _R:
+    """``row``, or NotFoundError naming what was looked for."""
+    if row is None:
+        raise NotFoundError(f"{what} {key!r} does not exist")
+    return row
+
+
+def set_values(**values: object) -> dict[str, object]:
+    """The fields of a partial update that are set (not :data:`UNSET`)."""
+    return {key: value for key, value in values.items() if value is not UNSET}
+
+
+def rows_to(record: Callable[..., _R], rows: Sequence[AnyRow]) -> tuple[_R, ...]:
+    """Map rows selected with :func:`columns_for` to records."""
+    return tuple(record(*row) for row in rows)
+
+
+def row_to(record: Callable[..., _R], row: AnyRow | None, what: str, key: object) -> _R:
+    """Map one row selected with :func:`columns_for` (NotFoundError naming ``what`` if none)."""
+    return record(*found(row, what, key))

@@ -1,0 +1,108 @@
+"""Input validation: pure functions that return the value or raise ValidationError.
+
+The database enforces the same rules with CHECK constraints; checking here
+first gives the caller a message naming the field, and keeps a transaction
+usable (a refused statement aborts a PostgreSQL transaction).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Final, TypeVar
+
+from gearbox_db.errors import ValidationError
+
+__all__ = [
+    "choice",
+    "identifier",
+    "name",
+    "optional_text",
+    "price",
+    "quantity",
+    "sort_order",
+    "text",
+    "weight",
+]
+
+INT32_MAX: Final = 2**31 - 1
+INT64_MAX: Final = 2**63 - 1
+_T = TypeVar("_T", bound=str)
+
+
+def text(value: object, field: str) -> str:
+    """Any text without NUL (may be empty)."""
+    if not isinstance(value, str):
+        raise ValidationError(f"{field} must be a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise ValidationError(f"{field} must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(f"{field} is not valid Unicode text: {exc.reason}") from exc
+    return value
+
+
+def name(value: object, field: str = "name") -> str:
+    """A required, non-blank text (stored exactly as given)."""
+    checked = text(value, field)
+    if not checked.strip():
+        raise ValidationError(f"{field} must not be blank")
+    return checked
+
+
+def optional_text(value: object, field: str) -> str | None:
+    """An optional text: ``None`` or any text without NUL."""
+    return None if value is None else text(value, field)
+
+
+def _integer(value: object, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{field} must be an integer, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ValidationError(f"{field} must be between {low} and {high}, got {value}")
+    return value
+
+
+def identifier(value: object, field: str = "id") -> int:
+    """A row id (a positive 64-bit integer)."""
+    return _integer(value, field, 1, INT64_MAX)
+
+
+def weight(value: object, field: str = "weight_grams") -> float | None:
+    """``None`` or a finite, non-negative number of grams."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{field} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValidationError(f"{field} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def price(value: object, field: str = "price_cents") -> int | None:
+    """``None`` or a non-negative whole number of cents."""
+    return None if value is None else _integer(value, field, 0, INT32_MAX)
+
+
+def quantity(value: object, field: str = "quantity") -> int:
+    """A whole number of units, at least 1."""
+    return _integer(value, field, 1, INT32_MAX)
+
+
+def sort_order(value: object, field: str = "sort_order") -> float:
+    """A finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{field} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValidationError(f"{field} must be finite, got {value!r}")
+    return float(value)
+
+
+def choice(value: object, allowed: Collection[_T], field: str) -> _T:
+    """One of ``allowed``."""
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise ValidationError(f"{field} must be one of {options}, got {value!r}")
+    return value  # type: ignore[return-value]

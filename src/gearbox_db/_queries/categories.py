@@ -1,0 +1,147 @@
+"""Statements and mappers of the categories repository."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Delete,
+    Insert,
+    Select,
+    Update,
+    cast,
+    func,
+    select,
+    union_all,
+)
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, columns_for, row_to, rows_to, set_values
+from gearbox_db.errors import InvalidStateError, ValidationError
+from gearbox_db.records import Category, CategorySummary
+from gearbox_db.schema import UNCATEGORIZED, categories, items, thread_candidates, threads
+
+__all__ = [
+    "create",
+    "delete",
+    "ensure_uncategorized",
+    "get",
+    "get_by_name",
+    "guarded",
+    "list_summaries",
+    "lock",
+    "move_contents",
+    "to_category",
+    "to_summaries",
+    "update",
+]
+
+c = categories.c
+_COLUMNS = columns_for(Category, categories)
+
+
+def get(category_id: int) -> Select[Any]:
+    """The category with id ``category_id``."""
+    return select(*_COLUMNS).where(c.id == v.identifier(category_id, "category_id"))
+
+
+def get_by_name(name: str) -> Select[Any]:
+    """The category named exactly ``name``."""
+    return select(*_COLUMNS).where(c.name == v.name(name))
+
+
+def to_category(row: AnyRow | None, key: object) -> Category:
+    """The category of ``row`` (NotFoundError if there is none)."""
+    return row_to(Category, row, "category", key)
+
+
+def list_summaries() -> Select[Any]:
+    """Every category with its item count, total weight and cost, by name."""
+    return (
+        select(
+            *_COLUMNS,
+            func.count(items.c.id),
+            func.coalesce(func.sum(items.c.weight_grams * items.c.quantity), 0.0),
+            _bigint_sum(cast(items.c.price_cents, BigInteger) * items.c.quantity),
+        )
+        .outerjoin(items, items.c.category_id == c.id)
+        .group_by(c.id)
+        .order_by(c.name, c.id)
+    )
+
+
+def _bigint_sum(expression: ColumnElement[Any]) -> ColumnElement[int]:
+    return cast(func.coalesce(func.sum(expression), 0), BigInteger)
+
+
+def to_summaries(rows: Any) -> tuple[CategorySummary, ...]:
+    """Map the rows of :func:`list_summaries`."""
+    return rows_to(CategorySummary, rows)
+
+
+def create(name: str, icon: str) -> Insert:
+    """Insert a category."""
+    values = {"name": v.name(name), "icon": v.name(icon, "icon")}
+    return insert_(categories).values(values).returning(*_COLUMNS)
+
+
+def lock(category_id: int) -> Select[Any]:
+    """The category, locked against concurrent writers until the transaction ends.
+
+    ``FOR UPDATE`` also makes concurrent inserts that reference the category
+    wait (their foreign-key check needs a key-share lock on it).
+    """
+    return get(category_id).with_for_update()
+
+
+def update(category_id: int, *, name: object, icon: object) -> Update:
+    """Rename and/or re-icon a category (fields :data:`UNSET` are left alone)."""
+    values = set_values(name=name, icon=icon)
+    if "name" in values:
+        values["name"] = v.name(values["name"])
+    if "icon" in values:
+        values["icon"] = v.name(values["icon"], "icon")
+    if not values:
+        raise ValidationError("nothing to update: give name and/or icon")
+    return update_(categories).where(c.id == category_id).values(values).returning(*_COLUMNS)
+
+
+def guarded(row: AnyRow | None, category_id: int, *, changing_name: bool = True) -> Category:
+    """The locked category of ``row``: NotFoundError if missing, InvalidStateError
+    if it is ``Uncategorized`` and the operation would delete or rename it."""
+    category = to_category(row, category_id)
+    if category.name == UNCATEGORIZED and changing_name:
+        raise InvalidStateError(f"the {UNCATEGORIZED!r} category cannot be deleted or renamed")
+    return category
+
+
+def ensure_uncategorized() -> Select[Any]:
+    """Id of ``Uncategorized``, created if somebody removed it behind our back."""
+    inserted = (
+        pg_insert(categories)
+        .values(name=UNCATEGORIZED)
+        .on_conflict_do_nothing(index_elements=[c.name])
+        .returning(c.id)
+        .cte("inserted")
+    )
+    existing = select(c.id).where(c.name == UNCATEGORIZED)
+    return select(union_all(select(inserted.c.id), existing).subquery().c.id).limit(1)
+
+
+def move_contents(category_id: int, target_id: int) -> list[Update]:
+    """Move the items, threads and candidates of one category to another."""
+    return [
+        update_(table).where(table.c.category_id == category_id).values(category_id=target_id)
+        for table in (items, threads, thread_candidates)
+    ]
+
+
+def delete(category_id: int) -> Delete:
+    """Delete a category (its contents must have been moved first)."""
+    return delete_(categories).where(c.id == category_id)

@@ -1,0 +1,56 @@
+"""Statements and mappers of the settings repository."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Delete, Insert, Select, select
+from sqlalchemy import delete as delete_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, found
+from gearbox_db.schema import settings
+
+__all__ = ["delete", "deleted", "get", "get_all", "to_dict", "to_value", "upsert"]
+
+s = settings.c
+
+
+def get(key: str) -> Select[Any]:
+    """The value of ``key``."""
+    return select(s.value).where(s.key == v.name(key, "key"))
+
+
+def to_value(value: str | None, key: str) -> str:
+    """The value found for ``key`` (NotFoundError if none)."""
+    return found(value, "setting", key)
+
+
+def get_all() -> Select[Any]:
+    """Every setting."""
+    return select(s.key, s.value).order_by(s.key)
+
+
+def to_dict(rows: Sequence[AnyRow]) -> dict[str, str]:
+    """The rows of :func:`get_all` as a dict."""
+    return {row[0]: row[1] for row in rows}
+
+
+def upsert(key: str, value: str) -> Insert:
+    """Set ``key`` to ``value``, whether it exists or not (one statement, no race)."""
+    statement = pg_insert(settings).values(key=v.name(key, "key"), value=v.text(value, "value"))
+    return statement.on_conflict_do_update(
+        index_elements=[s.key], set_={"value": statement.excluded.value}
+    )
+
+
+def deleted(count: int, key: str) -> None:
+    """Raise NotFoundError when the delete found nothing."""
+    found(count or None, "setting", key)
+
+
+def delete(key: str) -> Delete:
+    """Delete ``key``."""
+    return delete_(settings).where(s.key == v.name(key, "key"))
