@@ -20,7 +20,7 @@ def to_sqlalchemy_url(url: str | URL) -> URL:
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a non-numeric port
         raise ConfigurationError(f"not a database URL: {mask(str(url))!r}") from exc
     if parsed.drivername not in _POSTGRES_SCHEMES:
         raise ConfigurationError(
@@ -34,6 +34,8 @@ def mask(url: str | URL) -> str:
     """Render ``url`` with any password replaced by ``***`` (safe to print or log)."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a non-numeric port
         return "<unparseable URL>"
-    return parsed.render_as_string(hide_password=True)
+    if "password" in parsed.query:  # libpq also takes it as ?password=...
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True).replace("%2A%2A%2A", "***")

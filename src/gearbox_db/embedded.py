@@ -27,10 +27,20 @@ import attrs
 
 from gearbox_db.errors import ConfigurationError
 
-__all__ = ["DATA_DIR_ENV", "EmbeddedServer", "default_data_dir", "is_running", "start", "stop"]
+__all__ = [
+    "DATA_DIR_ENV",
+    "DEFAULT_DATABASE",
+    "EmbeddedServer",
+    "default_data_dir",
+    "is_running",
+    "start",
+    "stop",
+]
 
 #: Environment variable overriding the embedded server's data directory.
 DATA_DIR_ENV: Final = "GEARBOX_DB_EMBEDDED_DIR"
+#: The database that holds GearBox's data on the embedded server.
+DEFAULT_DATABASE: Final = "gearbox"
 
 _MISSING_HINT: Final = (
     "the embedded PostgreSQL needs the 'embedded' extra: pip install 'gearbox-db[embedded]' "
@@ -55,6 +65,17 @@ class EmbeddedServer:
     def url_for(self, database: str) -> str:
         """URL of another database on this server."""
         return f"postgresql://postgres:@/{database}?host={self.socket_dir}&port={self.port}"
+
+    def ensure_database(self, name: str = DEFAULT_DATABASE) -> str:
+        """URL of database ``name`` on this server, created first if it does not exist."""
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if exists.fetchone() is None:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url_for(name)
 
 
 def _pgserver() -> Any:

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from gearbox_db._url import to_sqlalchemy_url
-from gearbox_db.errors import MigrationError, UnavailableError
+from gearbox_db.errors import GearboxDBError, MigrationError, UnavailableError, translate
 from gearbox_db.schema import metadata
 
 __all__ = [
@@ -91,8 +91,11 @@ def _connection(target: Target) -> Iterator[Connection]:
         except SQLAlchemyError as exc:
             raise UnavailableError(f"cannot connect to the database: {exc}") from exc
         with connection:
-            yield connection
-            connection.commit()
+            try:
+                yield connection
+                connection.commit()
+            except SQLAlchemyError as exc:
+                raise translate(exc) from exc
     finally:
         if engine is not target:
             engine.dispose()
@@ -102,7 +105,7 @@ def _run(target: Target, action: str, revision: str) -> None:
     try:
         with _connection(target) as connection:
             getattr(command, action)(_config(connection), revision)
-    except (UnavailableError, MigrationError):
+    except GearboxDBError:
         raise
     except Exception as exc:
         raise MigrationError(f"{action} to {revision!r} failed: {exc}") from exc

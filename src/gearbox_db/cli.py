@@ -1,0 +1,363 @@
+"""The command line: ``gearbox-db`` (or ``python -m gearbox_db``).
+
+Every subcommand works on one database, chosen in this order:
+``--database-url``, else ``DATABASE_URL``, else the embedded development
+PostgreSQL (:mod:`gearbox_db.embedded`, left running for the next command).
+The choice is announced on stderr, with any password masked; no password is
+printed anywhere, error messages included.
+
+Exit codes: 0 done, 1 failed (one ``gearbox-db: error: ...`` line, never a
+traceback), 2 usage error (from argparse), 130 interrupted.
+
+Adding a subcommand is one handler function (``(args, url) -> exit code``)
+and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final, NoReturn
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import attrs
+
+from gearbox_db import __version__, embedded, migrations
+from gearbox_db._url import mask, to_sqlalchemy_url
+from gearbox_db.errors import GearboxDBError
+
+__all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main", "redact"]
+
+#: Name of the program in messages, whichever way it was started.
+PROG: Final = "gearbox-db"
+_URL_ENV: Final = "DATABASE_URL"
+_EXIT_OK: Final = 0
+_EXIT_FAILED: Final = 1
+_EXIT_INTERRUPTED: Final = 130
+
+# user:password@ of any URL, and password=... of a query string or libpq conninfo.
+_URL_PASSWORD: Final = re.compile(r"(://[^\s:/@]*:)[^\s/]*@")
+_KEY_PASSWORD: Final = re.compile(r"(password=)('[^']*'|[^\s&]*)", re.IGNORECASE)
+
+_BACKGROUND: Final = re.compile(r"\s*\(Background on this error at: \S+\)")
+
+Handler = Callable[[argparse.Namespace, str], int]
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add nothing: the subcommand takes only the common options."""
+
+
+@attrs.frozen
+class Subcommand:
+    """One subcommand: its name, its help texts, its own arguments and its handler."""
+
+    name: str
+    #: One line, shown in ``gearbox-db --help``.
+    summary: str
+    #: Paragraph at the top of ``gearbox-db NAME --help``.
+    description: str
+    #: Example invocations, shown at the bottom of ``gearbox-db NAME --help``.
+    examples: str
+    #: ``handler(args, url)`` does the work and returns the exit code.
+    handler: Handler
+    #: Adds the subcommand's own arguments (``--database-url`` is added for all).
+    arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
+# --- output -------------------------------------------------------------------
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with passwords replaced by ``***``: those of URLs in it, and ``secrets``."""
+    for secret in filter(None, secrets):  # standalone only: password "b" keeps "database"
+        text = re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KEY_PASSWORD.sub(r"\1***", text)
+
+
+def _secrets_of(url: str | None) -> set[str]:
+    """The password of ``url`` as written and decoded (from userinfo or ``?password=``)."""
+    if not url:
+        return set()
+    parts = urlsplit(url)
+    found = {parts.password or ""} | set(parse_qs(parts.query).get("password", []))
+    return {form for secret in found if secret for form in (secret, unquote(secret))}
+
+
+def _one_line(message: str) -> str:
+    """``message`` on one line, without SQLAlchemy's link to its error catalogue."""
+    message = _BACKGROUND.sub("", message)
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _out(line: str) -> None:
+    print(line, file=sys.stdout)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors never echo a password."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and the (redacted) message; exit 2."""
+        super().error(redact(message, _secrets_of(os.environ.get(_URL_ENV))))
+
+
+# --- choosing the database ----------------------------------------------------
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    """URL of the database to use; says on stderr which one and where it came from."""
+    url: str | None = args.database_url
+    source = "--database-url"
+    if url is None:  # an empty DATABASE_URL counts as unset, an empty option does not
+        url, source = os.environ.get(_URL_ENV) or None, _URL_ENV
+    if url is not None:
+        _say(f"using {mask(url)} (from {source})")
+        to_sqlalchemy_url(url)  # a bad URL fails here, before any connection attempt
+        return url
+    server = embedded.start(keep_running=True)
+    state = (
+        "started it; it keeps running in the background" if server.started else "already running"
+    )
+    url = server.ensure_database()
+    _say(f"using the embedded development PostgreSQL at {server.data_dir} ({state})")
+    return url
+
+
+# --- revisions ----------------------------------------------------------------
+
+
+def _describe_revisions(revisions: Sequence[str]) -> str:
+    """``revisions`` of a database, and how they stand to the package's head."""
+    head = migrations.head()
+    if not revisions:
+        return f"base (not migrated; head is {head})"
+    known = {rev.revision for rev in migrations.history()}
+    shown = ", ".join(revisions)
+    if tuple(revisions) == (head,):
+        return f"{shown} (head)"
+    if not set(revisions) <= known:
+        return f"{shown} (unknown to {PROG} {__version__}; its head is {head})"
+    return f"{shown} (not head; head is {head})"
+
+
+def _migrate(action: str, url: str, revision: str) -> int:
+    getattr(migrations, action)(url, revision)
+    _out(f"{action}: done; the database is at {_describe_revisions(migrations.current(url))}")
+    return _EXIT_OK
+
+
+def _value(value: Any) -> str:
+    """A schema value (type, server default, ...) of a difference, readably."""
+    arg = getattr(value, "arg", value)  # a DefaultClause holds its SQL in .arg
+    return str(getattr(arg, "text", arg))
+
+
+def _describe_difference(difference: Any) -> str:
+    """One of Alembic's autogenerate diff directives as a line of text."""
+    if isinstance(difference, list):  # the modify_* of one column come as a list
+        return "; ".join(_describe_difference(item) for item in difference)
+    kind, *args = difference
+    if kind.startswith("modify_"):  # (schema, table, column, existing, db value, ours)
+        return f"{kind} {args[1]}.{args[2]}: {_value(args[4])} -> {_value(args[5])}"
+    if kind.endswith("_column"):  # (schema, table, column)
+        return f"{kind} {args[1]}.{args[2].name} {args[2].type}"
+    target = args[0]
+    table = getattr(target, "table", None)
+    where = f" on {table.name}" if table is not None else ""
+    return f"{kind} {getattr(target, 'name', None) or target}{where}"
+
+
+# --- subcommands --------------------------------------------------------------
+
+
+def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "revision",
+        metavar="REV",
+        nargs="?",
+        default="head",
+        help="revision to migrate to (default: head)",
+    )
+
+
+def _upgrade(args: argparse.Namespace, url: str) -> int:
+    """Migrate the database up to ``args.revision``."""
+    return _migrate("upgrade", url, args.revision)
+
+
+def _downgrade_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "revision", metavar="REV", help="revision to migrate down to ('base' removes everything)"
+    )
+
+
+def _downgrade(args: argparse.Namespace, url: str) -> int:
+    """Migrate the database down to ``args.revision``."""
+    return _migrate("downgrade", url, args.revision)
+
+
+def _current(args: argparse.Namespace, url: str) -> int:
+    """Print the database's revision(s) and whether that is head."""
+    _out(_describe_revisions(migrations.current(url)))
+    return _EXIT_OK
+
+
+def _history(args: argparse.Namespace, url: str) -> int:
+    """List the shipped revisions newest first, marking head and the database's current."""
+    current = set(migrations.current(url))
+    for rev in migrations.history():
+        marks = [m for m, on in (("head", rev.is_head), ("current", rev.revision in current)) if on]
+        label = f" ({', '.join(marks)})" if marks else ""
+        first_line = (rev.message.strip().splitlines() or [""])[0]
+        _out(f"{rev.down_revision or 'base'} -> {rev.revision}{label}  {first_line}".rstrip())
+    return _EXIT_OK
+
+
+def _check(args: argparse.Namespace, url: str) -> int:
+    """Exit 1 listing the differences if the schema differs from the package's tables."""
+    differences = migrations.check(url)
+    if not differences:
+        _out(f"schema matches {PROG} {__version__}")
+        return _EXIT_OK
+    _out(f"schema differs from {PROG} {__version__} (changes that would make it match):")
+    for difference in differences:
+        _out(f"  {_describe_difference(difference)}")
+    count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
+    _say(f"error: the database schema differs ({count})")
+    revisions = migrations.current(url)
+    if revisions != (migrations.head(),):
+        _say(f"hint: the database is at {_describe_revisions(revisions)}; try '{PROG} upgrade'")
+    return _EXIT_FAILED
+
+
+SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
+    Subcommand(
+        name="upgrade",
+        summary="migrate the database up (default: to head)",
+        description=(
+            "Migrate the database up to REV (default: head) with the migrations shipped in "
+            "this package. Several upgrades at once (replicas starting together) are "
+            "serialised by an advisory lock: one migrates, the others wait, all succeed."
+        ),
+        examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox",
+        handler=_upgrade,
+        arguments=_upgrade_arguments,
+    ),
+    Subcommand(
+        name="downgrade",
+        summary="migrate the database down to REV ('base' removes everything)",
+        description="Migrate the database down to REV; 'base' drops every table of gearbox-db.",
+        examples=f"{PROG} downgrade base --database-url postgresql://app@db/gearbox_scratch",
+        handler=_downgrade,
+        arguments=_downgrade_arguments,
+    ),
+    Subcommand(
+        name="current",
+        summary="show the database's revision and whether it is head",
+        description="Print the revision(s) the database is at and whether that is head.",
+        examples=f"DATABASE_URL=postgresql://app@db/gearbox {PROG} current",
+        handler=_current,
+    ),
+    Subcommand(
+        name="history",
+        summary="list the shipped revisions, newest first",
+        description=(
+            "List the revisions shipped in this package, newest first, marking head and "
+            "the revision the database is at."
+        ),
+        examples=f"{PROG} history",
+        handler=_history,
+    ),
+    Subcommand(
+        name="check",
+        summary="exit 1 if the database schema differs from the package's tables",
+        description=(
+            "Compare the database with the package's tables (columns, types, defaults, "
+            "indexes, constraints). Exit 0 when they match; else list the differences "
+            "and exit 1. Tables of other owners in the same database are ignored."
+        ),
+        examples=f"{PROG} check --database-url postgresql://app@db/gearbox || alert-oncall",
+        handler=_check,
+    ),
+)
+
+
+# --- parser and entry point ---------------------------------------------------
+
+
+def _common_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        default=default,
+        help=(
+            f"PostgreSQL URL, e.g. postgresql://user:password@host:5432/gearbox (default: "
+            f"${_URL_ENV}, else the embedded development PostgreSQL in "
+            f"${embedded.DATA_DIR_ENV} or the user data directory)"
+        ),
+    )
+
+
+def _add_subcommand(subparsers: Any, command: Subcommand) -> None:
+    parser = subparsers.add_parser(
+        command.name,
+        help=command.summary,
+        description=textwrap.fill(command.description, width=79),
+        epilog=f"example:\n  {command.examples}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.arguments(parser)
+    # SUPPRESS: an option given before the subcommand is not reset by this default.
+    _common_options(parser, argparse.SUPPRESS)
+    parser.set_defaults(handler=command.handler)
+
+
+def build_parser(commands: Iterable[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
+    """The argument parser of ``gearbox-db`` with ``commands`` as its subcommands."""
+    parser = _Parser(
+        prog=PROG,
+        description="Schema migrations and checks of the GearBox PostgreSQL database.",
+        epilog=f"example:\n  {PROG} upgrade && {PROG} current\n\n"
+        f"exit codes: 0 done, 1 failed, 2 usage error; '{PROG} COMMAND --help' for details",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _common_options(parser, None)
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in commands:
+        _add_subcommand(subparsers, command)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; failures become one redacted error line and exit 1."""
+    secrets = _secrets_of(args.database_url) | _secrets_of(os.environ.get(_URL_ENV))
+    try:
+        handler: Handler = args.handler
+        return handler(args, _database_url(args))
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return _EXIT_INTERRUPTED
+    except Exception as exc:  # one line, never a traceback (it could hold a password)
+        kind = "" if isinstance(exc, GearboxDBError) else f"unexpected {type(exc).__name__}: "
+        _say(f"error: {kind}{_one_line(redact(str(exc), secrets))}")
+        return _EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``gearbox-db`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help and --version (0), usage errors (2)
+        return _EXIT_OK if exc.code is None else int(exc.code)
+    return _run(args)
