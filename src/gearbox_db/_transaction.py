@@ -40,4 +40,6 @@ def translated(state: TransactionState | None = None) -> Iterator[None]:
         error = translate(exc)
         if state is not None:
             state.failure = error
-        raise error from exc
+        # Chain the driver's own error (SQLAlchemy's wrapper would also carry the
+        # statement's parameters, which may hold secrets, into tracebacks).
+        raise error from getattr(exc, "orig", None) or exc
