@@ -17,21 +17,27 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from gearbox_db._async.executor import AsyncExecutor, AsyncScope, async_fixed_scope
+from gearbox_db._async.repositories.api_keys import AsyncApiKeyRepository
 from gearbox_db._async.repositories.categories import AsyncCategoryRepository
 from gearbox_db._async.repositories.items import AsyncItemRepository
+from gearbox_db._async.repositories.oauth import AsyncOAuthRepository
+from gearbox_db._async.repositories.sessions import AsyncSessionRepository
 from gearbox_db._async.repositories.settings import AsyncSettingRepository
 from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
+from gearbox_db._async.repositories.users import AsyncUserRepository
 from gearbox_db._engine import engine_options
+from gearbox_db._queries._common import Clock
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import InvalidStateError
 
 
 class _AsyncRepositories:
-    """The repositories, bound to an executor."""
+    """The repositories, bound to an executor (and the clock that judges expiry)."""
 
     _executor: AsyncExecutor
+    _clock: Clock | None
 
     @cached_property
     def categories(self) -> AsyncCategoryRepository:
@@ -58,12 +64,33 @@ class _AsyncRepositories:
         """Key/value preferences."""
         return AsyncSettingRepository(self._executor)
 
+    @cached_property
+    def users(self) -> AsyncUserRepository:
+        """Accounts and their password hashes."""
+        return AsyncUserRepository(self._executor, self._clock)
+
+    @cached_property
+    def sessions(self) -> AsyncSessionRepository:
+        """Login sessions (tokens stored as SHA-256 hashes only)."""
+        return AsyncSessionRepository(self._executor, self._clock)
+
+    @cached_property
+    def api_keys(self) -> AsyncApiKeyRepository:
+        """API keys (stored as SHA-256 hashes only)."""
+        return AsyncApiKeyRepository(self._executor, self._clock)
+
+    @cached_property
+    def oauth(self) -> AsyncOAuthRepository:
+        """OAuth 2.1 clients, authorization codes and tokens (hashes only)."""
+        return AsyncOAuthRepository(self._executor, self._clock)
+
 
 class AsyncTransaction(_AsyncRepositories):
     """Several operations in one database transaction (see :meth:`AsyncDatabase.transaction`)."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, clock: Clock | None = None) -> None:
         self._connection = connection
+        self._clock = clock
         self._state = TransactionState()
         self._executor = AsyncExecutor(async_fixed_scope(connection), self._state)
 
@@ -92,10 +119,18 @@ class AsyncDatabase(_AsyncRepositories):
     happens until the first operation.
     """
 
-    def __init__(self, begin: AsyncScope, engine: AsyncEngine | None, *, owns_engine: bool) -> None:
+    def __init__(
+        self,
+        begin: AsyncScope,
+        engine: AsyncEngine | None,
+        *,
+        owns_engine: bool,
+        clock: Clock | None = None,
+    ) -> None:
         self._begin = begin
         self._engine = engine
         self._owns_engine = owns_engine
+        self._clock = clock
         self._executor = AsyncExecutor(begin)
 
     @classmethod
@@ -108,6 +143,7 @@ class AsyncDatabase(_AsyncRepositories):
         pool_timeout: float = 10.0,
         statement_timeout: float | None = None,
         application_name: str = "gearbox_db",
+        clock: Clock | None = None,
         **engine_kwargs: Any,
     ) -> AsyncDatabase:
         """A database with its own connection pool, for ``url`` (``postgresql://...``).
@@ -115,8 +151,11 @@ class AsyncDatabase(_AsyncRepositories):
         ``pool_timeout`` is how long an operation waits for a free connection
         before :class:`~gearbox_db.errors.UnavailableError`; connections are
         checked before use (a restarted server does not break the next call);
-        ``statement_timeout`` (seconds) cancels statements that run longer.
-        Other keyword arguments go to SQLAlchemy's ``create_async_engine``.
+        ``statement_timeout`` (seconds) cancels statements that run longer;
+        ``clock`` (a function returning an aware ``datetime``) judges expiry of
+        sessions, codes and tokens instead of the database's ``now()`` (tests
+        inject one rather than sleeping). Other keyword arguments go to
+        SQLAlchemy's ``create_async_engine``.
         """
         options = engine_options(
             pool_size=pool_size,
@@ -126,15 +165,17 @@ class AsyncDatabase(_AsyncRepositories):
             application_name=application_name,
         )
         engine = create_async_engine(to_sqlalchemy_url(url), **{**options, **engine_kwargs})
-        return cls(engine.begin, engine, owns_engine=True)
+        return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
-    def from_engine(cls, engine: AsyncEngine) -> AsyncDatabase:
+    def from_engine(cls, engine: AsyncEngine, *, clock: Clock | None = None) -> AsyncDatabase:
         """A database on an engine the caller owns (and disposes of)."""
-        return cls(engine.begin, engine, owns_engine=False)
+        return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
-    def from_connection(cls, connection: AsyncConnection) -> AsyncDatabase:
+    def from_connection(
+        cls, connection: AsyncConnection, *, clock: Clock | None = None
+    ) -> AsyncDatabase:
         """A database on one connection the caller owns, inside the caller's transaction.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
@@ -142,7 +183,7 @@ class AsyncDatabase(_AsyncRepositories):
         caller's transaction back afterwards) and for joining a service's
         own transaction.
         """
-        return cls(_nested_scope(connection), None, owns_engine=False)
+        return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property
     def engine(self) -> AsyncEngine | None:
@@ -152,7 +193,7 @@ class AsyncDatabase(_AsyncRepositories):
     def transaction(self) -> AbstractAsyncContextManager[AsyncTransaction]:
         """Several operations in one transaction: committed when the block ends
         normally, rolled back when it raises."""
-        return _transaction(self._begin)
+        return _transaction(self._begin, self._clock)
 
     async def close(self) -> None:
         """Close the pool's connections (only when this object created the pool)."""
@@ -181,10 +222,10 @@ def _nested_scope(connection: AsyncConnection) -> AsyncScope:
 
 
 @asynccontextmanager
-async def _transaction(begin: AsyncScope) -> AsyncIterator[AsyncTransaction]:
+async def _transaction(begin: AsyncScope, clock: Clock | None) -> AsyncIterator[AsyncTransaction]:
     with translated():
         async with begin() as connection:
-            transaction = AsyncTransaction(connection)
+            transaction = AsyncTransaction(connection, clock)
             yield transaction
             if transaction._state.failure is not None:
                 # The server aborted the transaction; committing would silently

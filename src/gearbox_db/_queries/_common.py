@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, Row, Table
+from sqlalchemy import ColumnElement, DateTime, Row, Table, func, literal
 
 from gearbox_db.errors import NotFoundError
 
-__all__ = ["UNSET", "AnyRow", "Unset", "columns_for", "found", "row_to", "rows_to", "set_values"]
+__all__ = [
+    "UNSET",
+    "AnyRow",
+    "Clock",
+    "Unset",
+    "columns_for",
+    "found",
+    "now",
+    "row_to",
+    "rows_to",
+    "set_values",
+]
 
 _R = TypeVar("_R")
+
+#: A function returning the current time (an aware ``datetime``); ``None`` means
+#: the database's own ``now()``.
+Clock: TypeAlias = Callable[[], datetime]
 
 #: A result row of any width (``Row[Any]`` would mean a row of one column).
 AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
@@ -45,6 +61,13 @@ def columns_for(record: type[Any], table: Table, **extra: ColumnElement[Any]) ->
     Fields that are not columns of ``table`` come from ``extra``.
     """
     return [extra[f.name] if f.name in extra else table.c[f.name] for f in attrs.fields(record)]
+
+
+def now(clock: Clock | None) -> ColumnElement[datetime]:
+    """The current time for a statement: the injected clock's, else the database's."""
+    if clock is None:
+        return func.now()
+    return literal(clock(), DateTime(timezone=True))
 
 
 def found(row: _R | None, what: str, key: object) -> _R:

@@ -22,21 +22,27 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
 from gearbox_db._engine import engine_options
+from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor, Scope, fixed_scope
+from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
 from gearbox_db._sync.repositories.categories import CategoryRepository
 from gearbox_db._sync.repositories.items import ItemRepository
+from gearbox_db._sync.repositories.oauth import OAuthRepository
+from gearbox_db._sync.repositories.sessions import SessionRepository
 from gearbox_db._sync.repositories.settings import SettingRepository
 from gearbox_db._sync.repositories.setups import SetupRepository
 from gearbox_db._sync.repositories.threads import ThreadRepository
+from gearbox_db._sync.repositories.users import UserRepository
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import InvalidStateError
 
 
 class _Repositories:
-    """The repositories, bound to an executor."""
+    """The repositories, bound to an executor (and the clock that judges expiry)."""
 
     _executor: Executor
+    _clock: Clock | None
 
     @cached_property
     def categories(self) -> CategoryRepository:
@@ -63,12 +69,33 @@ class _Repositories:
         """Key/value preferences."""
         return SettingRepository(self._executor)
 
+    @cached_property
+    def users(self) -> UserRepository:
+        """Accounts and their password hashes."""
+        return UserRepository(self._executor, self._clock)
+
+    @cached_property
+    def sessions(self) -> SessionRepository:
+        """Login sessions (tokens stored as SHA-256 hashes only)."""
+        return SessionRepository(self._executor, self._clock)
+
+    @cached_property
+    def api_keys(self) -> ApiKeyRepository:
+        """API keys (stored as SHA-256 hashes only)."""
+        return ApiKeyRepository(self._executor, self._clock)
+
+    @cached_property
+    def oauth(self) -> OAuthRepository:
+        """OAuth 2.1 clients, authorization codes and tokens (hashes only)."""
+        return OAuthRepository(self._executor, self._clock)
+
 
 class Transaction(_Repositories):
     """Several operations in one database transaction (see :meth:`Database.transaction`)."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, clock: Clock | None = None) -> None:
         self._connection = connection
+        self._clock = clock
         self._state = TransactionState()
         self._executor = Executor(fixed_scope(connection), self._state)
 
@@ -97,10 +124,18 @@ class Database(_Repositories):
     happens until the first operation.
     """
 
-    def __init__(self, begin: Scope, engine: Engine | None, *, owns_engine: bool) -> None:
+    def __init__(
+        self,
+        begin: Scope,
+        engine: Engine | None,
+        *,
+        owns_engine: bool,
+        clock: Clock | None = None,
+    ) -> None:
         self._begin = begin
         self._engine = engine
         self._owns_engine = owns_engine
+        self._clock = clock
         self._executor = Executor(begin)
 
     @classmethod
@@ -113,6 +148,7 @@ class Database(_Repositories):
         pool_timeout: float = 10.0,
         statement_timeout: float | None = None,
         application_name: str = "gearbox_db",
+        clock: Clock | None = None,
         **engine_kwargs: Any,
     ) -> Database:
         """A database with its own connection pool, for ``url`` (``postgresql://...``).
@@ -120,8 +156,11 @@ class Database(_Repositories):
         ``pool_timeout`` is how long an operation waits for a free connection
         before :class:`~gearbox_db.errors.UnavailableError`; connections are
         checked before use (a restarted server does not break the next call);
-        ``statement_timeout`` (seconds) cancels statements that run longer.
-        Other keyword arguments go to SQLAlchemy's ``create_async_engine``.
+        ``statement_timeout`` (seconds) cancels statements that run longer;
+        ``clock`` (a function returning an aware ``datetime``) judges expiry of
+        sessions, codes and tokens instead of the database's ``now()`` (tests
+        inject one rather than sleeping). Other keyword arguments go to
+        SQLAlchemy's ``create_async_engine``.
         """
         options = engine_options(
             pool_size=pool_size,
@@ -131,15 +170,15 @@ class Database(_Repositories):
             application_name=application_name,
         )
         engine = create_engine(to_sqlalchemy_url(url), **{**options, **engine_kwargs})
-        return cls(engine.begin, engine, owns_engine=True)
+        return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
-    def from_engine(cls, engine: Engine) -> Database:
+    def from_engine(cls, engine: Engine, *, clock: Clock | None = None) -> Database:
         """A database on an engine the caller owns (and disposes of)."""
-        return cls(engine.begin, engine, owns_engine=False)
+        return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
-    def from_connection(cls, connection: Connection) -> Database:
+    def from_connection(cls, connection: Connection, *, clock: Clock | None = None) -> Database:
         """A database on one connection the caller owns, inside the caller's transaction.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
@@ -147,7 +186,7 @@ class Database(_Repositories):
         caller's transaction back afterwards) and for joining a service's
         own transaction.
         """
-        return cls(_nested_scope(connection), None, owns_engine=False)
+        return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property
     def engine(self) -> Engine | None:
@@ -157,7 +196,7 @@ class Database(_Repositories):
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Several operations in one transaction: committed when the block ends
         normally, rolled back when it raises."""
-        return _transaction(self._begin)
+        return _transaction(self._begin, self._clock)
 
     def close(self) -> None:
         """Close the pool's connections (only when this object created the pool)."""
@@ -186,9 +225,9 @@ def _nested_scope(connection: Connection) -> Scope:
 
 
 @contextmanager
-def _transaction(begin: Scope) -> Iterator[Transaction]:
+def _transaction(begin: Scope, clock: Clock | None) -> Iterator[Transaction]:
     with translated(), begin() as connection:
-        transaction = Transaction(connection)
+        transaction = Transaction(connection, clock)
         yield transaction
         if transaction._state.failure is not None:
             # The server aborted the transaction; committing would silently

@@ -41,7 +41,8 @@ class AsyncCategoryRepository:
         """Change the name and/or icon (``Uncategorized`` keeps its name)."""
         statement = q.update(category_id, name=name, icon=icon)
         async with self._x.atomic() as x:
-            q.guarded(await x.first(q.lock(category_id)), category_id, changing_name=name is not UNSET)
+            locked = await x.first(q.lock(category_id))
+            q.guarded(locked, category_id, changing_name=name is not UNSET)
             return q.to_category(await x.first(statement), category_id)
 
     async def delete(self, category_id: int) -> None:

@@ -43,7 +43,8 @@ class CategoryRepository:
         """Change the name and/or icon (``Uncategorized`` keeps its name)."""
         statement = q.update(category_id, name=name, icon=icon)
         with self._x.atomic() as x:
-            q.guarded(x.first(q.lock(category_id)), category_id, changing_name=name is not UNSET)
+            locked = x.first(q.lock(category_id))
+            q.guarded(locked, category_id, changing_name=name is not UNSET)
             return q.to_category(x.first(statement), category_id)
 
     def delete(self, category_id: int) -> None:
