@@ -22,16 +22,23 @@ def isolated(connection: Connection) -> Iterator[Connection]:
     """Run a block inside a savepoint that is always rolled back.
 
     Function-scoped fixtures are not reset between hypothesis examples, so
-    each example of a test that uses ``gearbox_connection`` wraps its body::
+    each example of a test that uses ``gearbox_connection`` wraps its body
+    (and hypothesis, which warns about exactly that, is told it is handled)::
 
+        @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
         @given(st.text())
         def test_names(gearbox_connection, name):
             with isolated(gearbox_connection) as conn:
                 ...
+
+    Savepoints the block opens and leaves open are rolled back with it.
     """
     savepoint = connection.begin_nested()
     try:
         yield connection
     finally:
+        # Inner savepoints left open first: rolling back past them warns.
+        while (inner := connection.get_nested_transaction()) not in (None, savepoint):
+            inner.rollback()
         if savepoint.is_active:
             savepoint.rollback()

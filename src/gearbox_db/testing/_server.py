@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import shutil
+import secrets
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import attrs
 import psycopg
@@ -24,8 +26,18 @@ __all__ = ["TestServer", "existing_server", "throwaway_server"]
 
 _THROWAWAY_PREFIX: Final = "gearbox-db-test-"
 _DB_PREFIX: Final = "gbtest_"
+# Names of this run's databases: gbtest_<os pid>_<run key, 8 hex digits>_<n | tmpl>.
+_RUN_NAME: Final = re.compile(rf"{_DB_PREFIX}(\d+)_([0-9a-f]{{8}})_\w+")
+# Any other gbtest_<pid>_... name (a run of an older version): judged by its pid alone.
+_PID_NAME: Final = re.compile(rf"{_DB_PREFIX}(\d+)_\w+")
+# First key of the session advisory lock (<_LOCK_SPACE>, <run key>) each run holds
+# on its admin connection while it lives: how runs on other hosts or in other
+# containers, whose pids mean nothing here, tell that a run is still alive.
+_LOCK_SPACE: Final = 0x67627462  # "gbtb"
 # Settings of a throwaway server: durability buys nothing in a test run.
 _FAST_SETTINGS: Final = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+# Longest wait for the backends of a database to end before dropping it (seconds).
+_DROP_WAIT: Final = 5.0
 _counter = itertools.count()
 
 
@@ -44,7 +56,12 @@ class TestServer:
     """A server the test run creates and drops databases in.
 
     ``conninfo`` points at a maintenance database of a role that may run
-    ``CREATE DATABASE``; per-test databases are named ``gbtest_<pid>_<n>``.
+    ``CREATE DATABASE``; per-test databases are named
+    ``gbtest_<pid>_<run key>_<n>``. The run key (random, one per instance)
+    keeps runs apart whose pids collide (containers sharing a server), and the
+    admin connection holds a session advisory lock on it so that
+    :meth:`drop_stale` of another run, on any host, leaves this run's
+    databases alone.
     """
 
     __test__ = False  # not a pytest test class
@@ -53,6 +70,10 @@ class TestServer:
     #: Data directory of a throwaway server this run started (removed at the end).
     data_dir: Path | None = None
     template: str | None = None
+    #: How ``CREATE DATABASE ... TEMPLATE`` copies the template; None: decided at
+    #: the first clone by :meth:`pick_clone_strategy`.
+    clone_strategy: Literal["FILE_COPY", "WAL_LOG"] | None = None
+    run_key: int = attrs.field(factory=lambda: secrets.randbits(31))
     _admin: psycopg.Connection[Any] | None = None
 
     def url_for(self, dbname: str) -> str:
@@ -77,24 +98,33 @@ class TestServer:
             as_template=as_template,
         )
 
+    def _name(self, suffix: object) -> str:
+        return f"{_DB_PREFIX}{os.getpid()}_{self.run_key:08x}_{suffix}"
+
     def new_name(self) -> str:
         """A database name unique to this run."""
-        return f"{_DB_PREFIX}{os.getpid()}_{next(_counter)}"
+        return self._name(next(_counter))
 
     def make_template(self) -> str:
         """Create and migrate this run's template database (once)."""
         if self.template is None:
-            name = f"{_DB_PREFIX}{os.getpid()}_tmpl"
-            janitor = self.janitor(name, as_template=True)
-            janitor.drop()
-            janitor.init()
-            migrations.upgrade(self.url_for(name))
+            name = self._name("tmpl")
+            self._admin_connection().execute(
+                sql.SQL("CREATE DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name))
+            )
+            try:
+                migrations.upgrade(self.url_for(name))
+            except BaseException:
+                self._drop_template(name)
+                raise
             self.template = name
         return self.template
 
     def _admin_connection(self) -> psycopg.Connection[Any]:
         if self._admin is None or self._admin.closed:
             self._admin = psycopg.connect(self.conninfo, autocommit=True)
+            # Held until the connection closes: tells other runs this one is alive.
+            self._admin.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_SPACE, self.run_key))
         return self._admin
 
     def create_database(self, template: str | None = None) -> str:
@@ -102,13 +132,52 @@ class TestServer:
         name = self.new_name()
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template is not None:
-            query += sql.SQL(" TEMPLATE {} STRATEGY FILE_COPY").format(sql.Identifier(template))
+            if self.clone_strategy is None:
+                self.clone_strategy = self.pick_clone_strategy()
+            query += sql.SQL(" TEMPLATE {} STRATEGY {}").format(
+                sql.Identifier(template), sql.SQL(self.clone_strategy)
+            )
         self._admin_connection().execute(query)
         return name
 
+    def pick_clone_strategy(self) -> Literal["FILE_COPY", "WAL_LOG"]:
+        """The faster way to clone a small template on this server.
+
+        ``FILE_COPY`` copies the files between two checkpoints, cheap when
+        ``fsync`` is off (the throwaway server); ``WAL_LOG`` (PostgreSQL's
+        default) writes the pages to the WAL instead, much cheaper than
+        those checkpoints once they must reach a disk (benchmarks/README.md).
+        """
+        row = self._admin_connection().execute("SHOW fsync").fetchone()
+        return "FILE_COPY" if row is not None and row[0] == "off" else "WAL_LOG"
+
+    def _drop_template(self, name: str) -> None:
+        self._admin_connection().execute(
+            sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(sql.Identifier(name))
+        )
+        self.drop_database(name)
+
     def drop_database(self, name: str) -> None:
         """Drop ``name``, ending any connection the test left open to it."""
-        self._admin_connection().execute(
+        admin = self._admin_connection()
+        # DROP DATABASE waits for the database's backends to exit in 100 ms
+        # steps, and the backend of a connection the test has just closed is
+        # often still exiting (a third of the drops on a busy machine): end
+        # them and wait here in 1 ms steps instead.
+        count = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        )
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        deadline = time.monotonic() + _DROP_WAIT
+        while (row := admin.execute(count, (name,)).fetchone()) and row[0]:
+            if time.monotonic() > deadline:
+                break  # DROP ... WITH (FORCE) says what holds on
+            time.sleep(0.001)
+        admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
 
@@ -121,41 +190,71 @@ class TestServer:
         finally:
             self.drop_database(name)
 
+    def _is_stale(self, name: str) -> bool:
+        admin = self._admin_connection()
+        if match := _RUN_NAME.fullmatch(name):
+            key = int(match.group(2), 16)
+            if key == self.run_key:
+                return False
+            # The lock is free only when the run that took it is gone (whatever its host).
+            free = admin.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_SPACE, key)
+            ).fetchone()
+            if free and free[0]:
+                admin.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, key))
+                return True
+            return False
+        match = _PID_NAME.fullmatch(name)
+        return match is not None and not _pid_alive(int(match.group(1)))
+
     def drop_stale(self) -> None:
-        """Drop databases left behind by earlier runs that were killed."""
+        """Drop databases left behind by earlier runs that were killed.
+
+        A database another role owns is left alone (with a warning).
+        """
         admin = self._admin_connection()
         rows = admin.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s", (_DB_PREFIX + "%",)
+            "SELECT datname, datistemplate FROM pg_database WHERE datname LIKE %s",
+            (_DB_PREFIX.replace("_", r"\_") + "%",),
         ).fetchall()
-        for (name,) in rows:
-            match = re.fullmatch(rf"{_DB_PREFIX}(\d+)_\w+", str(name))
-            if match and not _pid_alive(int(match.group(1))):
-                if str(name).endswith("_tmpl"):
-                    admin.execute(
-                        sql.SQL("ALTER DATABASE {} IS_TEMPLATE false").format(
-                            sql.Identifier(str(name))
-                        )
-                    )
-                self.drop_database(str(name))
+        for name, is_template in rows:
+            if not self._is_stale(str(name)):
+                continue
+            try:
+                if is_template:
+                    self._drop_template(str(name))
+                else:
+                    self.drop_database(str(name))
+            except psycopg.errors.InsufficientPrivilege as exc:
+                warnings.warn(
+                    f"gearbox_db: cannot drop stale test database {name}: {exc}", stacklevel=2
+                )
 
     def close(self) -> None:
         """Drop this run's template and close the admin connection."""
         if self.template is not None:
-            self.janitor(self.template, as_template=True).drop()
+            self._drop_template(self.template)
             self.template = None
         if self._admin is not None:
             self._admin.close()
 
 
 def _to_url(params: Mapping[str, object]) -> str:
-    """libpq key/value parameters as a ``postgresql://`` URL SQLAlchemy can parse."""
+    """libpq key/value parameters as a ``postgresql://`` URL SQLAlchemy can parse.
+
+    Parameters a URL has no place for (``sslmode``, ``options``...) go to its query.
+    """
     from urllib.parse import quote, urlencode
 
     user = quote(str(params.get("user") or ""), safe="")
     password = params.get("password")
     auth = f"{user}:{quote(str(password), safe='')}@" if password else f"{user}@"
     host = str(params.get("host") or "")
-    query: dict[str, str] = {}
+    query: dict[str, str] = {
+        key: str(value)
+        for key, value in params.items()
+        if key not in {"user", "password", "host", "port", "dbname"} and value is not None
+    }
     netloc = host
     if host.startswith("/"):  # Unix socket directory: pass it as a query parameter
         netloc = ""
@@ -187,18 +286,22 @@ def _base_dir() -> Path:
 def _remove_stale_throwaways(base: Path) -> None:
     """Stop and delete throwaway servers of earlier runs that were killed."""
     for directory in base.glob(f"{_THROWAWAY_PREFIX}*"):
-        pid = directory.name.removeprefix(_THROWAWAY_PREFIX)
+        # gearbox-db-test-<pid>-<random> (or gearbox-db-test-<pid> of older versions)
+        pid = directory.name.removeprefix(_THROWAWAY_PREFIX).split("-")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
             embedded.stop(directory, remove=True)
 
 
-def throwaway_server() -> TestServer:
-    """Start a throwaway embedded PostgreSQL for this run, on tmpfs when there is one."""
-    base = _base_dir()
+def throwaway_server(base: Path | None = None) -> TestServer:
+    """Start a throwaway embedded PostgreSQL for this run, on tmpfs when there is one.
+
+    Its data directory is a new directory in ``base`` (default: /dev/shm if
+    writable, else the temp directory), so that runs never share one, not even
+    a run nested in another process-wide (pytester in-process).
+    """
+    base = base or _base_dir()
     _remove_stale_throwaways(base)
-    data_dir = base / f"{_THROWAWAY_PREFIX}{os.getpid()}"
-    if data_dir.exists():
-        shutil.rmtree(data_dir)
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{_THROWAWAY_PREFIX}{os.getpid()}-", dir=base))
     info = embedded.start(data_dir, keep_running=False)
     with psycopg.connect(info.url, autocommit=True) as admin:
         for key, value in _FAST_SETTINGS.items():

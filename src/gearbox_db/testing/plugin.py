@@ -21,16 +21,25 @@ Fixtures, lazily started (a test run that asks for none starts no server):
     test may open savepoints (``connection.begin_nested()``) but must not
     commit. Inside a hypothesis test, wrap each example in
     :func:`gearbox_db.testing.isolated`.
+``gearbox_async_connection`` (function)
+    The same for async code: an ``AsyncConnection`` in a rolled-back
+    transaction (needs pytest-asyncio).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+
+try:
+    import pytest_asyncio
+except ImportError:  # the async fixture needs pytest-asyncio
+    pytest_asyncio = None  # type: ignore[assignment]
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool, StaticPool
 
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.testing._server import (
@@ -41,6 +50,7 @@ from gearbox_db.testing._server import (
 )
 
 __all__ = [
+    "gearbox_async_connection",
     "gearbox_connection",
     "gearbox_database_url",
     "gearbox_empty_database_url",
@@ -109,12 +119,18 @@ def gearbox_empty_database_url(gearbox_server: TestServer) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def _gearbox_shared_engine(gearbox_server: TestServer, gearbox_template: str) -> Iterator[Engine]:
+def _gearbox_shared_url(gearbox_server: TestServer, gearbox_template: str) -> Iterator[str]:
+    """One migrated database shared by the rollback fixtures of the run."""
     with gearbox_server.database(template=gearbox_template) as url:
-        # One connection for the whole run: each test only pays BEGIN/ROLLBACK.
-        engine = create_engine(to_sqlalchemy_url(url), poolclass=StaticPool)
-        yield engine
-        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _gearbox_shared_engine(_gearbox_shared_url: str) -> Iterator[Engine]:
+    # One connection for the whole run: each test only pays BEGIN/ROLLBACK.
+    engine = create_engine(to_sqlalchemy_url(_gearbox_shared_url), poolclass=StaticPool)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -129,3 +145,20 @@ def gearbox_connection(_gearbox_shared_engine: Engine) -> Iterator[Connection]:
                 transaction.rollback()
             else:
                 connection.rollback()
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def gearbox_async_connection(_gearbox_shared_url: str) -> AsyncIterator[AsyncConnection]:
+        """Async twin of ``gearbox_connection`` (a connection of its own per test)."""
+        engine = create_async_engine(to_sqlalchemy_url(_gearbox_shared_url), poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                transaction = await connection.begin()
+                try:
+                    yield connection
+                finally:
+                    await transaction.rollback()
+        finally:
+            await engine.dispose()

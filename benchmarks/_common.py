@@ -1,0 +1,117 @@
+"""Helpers shared by the benchmark scripts: the machine, file systems, statistics."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import psycopg
+
+#: The system PostgreSQL the scripts compare with, when it is reachable.
+SYSTEM_PG_URL: Final = os.environ.get(
+    "GEARBOX_BENCH_SYSTEM_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def cpu_model() -> str:
+    """The CPU model named in /proc/cpuinfo (or what platform knows)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def nproc() -> int:
+    """CPUs this process may run on (what ``nproc`` prints)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def filesystem(path: Path) -> str:
+    """File system type of the mount holding ``path`` (``tmpfs``, ``ext4``...)."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    resolved = str(path.resolve())
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = fields[1].replace("\\040", " ")
+        inside = resolved == mount_point or resolved.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) > len(best):
+            best, kind = mount_point, fields[2]
+    return kind
+
+
+def where(path: Path) -> str:
+    """``path (fstype: tmpfs|disk)`` for the tables."""
+    kind = filesystem(path)
+    medium = "tmpfs" if kind in {"tmpfs", "ramfs"} else "disk"
+    return f"{path} ({kind}, {medium})"
+
+
+def disk_dir() -> Path:
+    """A directory on a real disk: /var/tmp, else /tmp (when not tmpfs)."""
+    for candidate in (Path("/var/tmp"), Path("/tmp")):
+        if candidate.is_dir() and filesystem(candidate) not in {"tmpfs", "ramfs"}:
+            return candidate
+    return Path("/var/tmp")
+
+
+def machine() -> str:
+    """One line describing the machine."""
+    return (
+        f"machine: nproc={nproc()}, CPU: {cpu_model()}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
+    )
+
+
+def system_pg_reachable(url: str = SYSTEM_PG_URL) -> str | None:
+    """None when the system PostgreSQL answers, else why not."""
+    try:
+        with psycopg.connect(url, connect_timeout=3) as connection:
+            connection.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+def median_ms(samples: Sequence[float]) -> float:
+    """Median of ``samples`` (seconds) in milliseconds."""
+    return statistics.median(samples) * 1000
+
+
+def p90_ms(samples: Sequence[float]) -> float:
+    """90th percentile of ``samples`` (seconds) in milliseconds."""
+    if len(samples) < 2:
+        return median_ms(samples)
+    return statistics.quantiles(samples, n=10, method="inclusive")[-1] * 1000
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table, columns left-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [
+        "  ".join(cell.ljust(w) for w, cell in zip(widths, headers, strict=True)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += [
+        "  ".join(cell.ljust(w) for w, cell in zip(widths, row, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
