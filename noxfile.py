@@ -6,7 +6,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "generate-check", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -42,10 +42,32 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict")
 
 
+@nox.session(name="generate-check")
+def generate_check(session: nox.Session) -> None:
+    """Fail if the generated sync code differs from what the async source gives."""
+    session.install("-e", ".[dev]")
+    session.run("python", "tools/check_generated.py")
+
+
+@nox.session
+def generate(session: nox.Session) -> None:
+    """Regenerate the sync API and tests from the async source (``-- --check``: fail if stale)."""
+    session.install("-e", ".[dev]")
+    session.run("unasyncd", *session.posargs)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Speed and memory figures (printed, never asserted)."""
+    """Speed and memory figures (printed, never asserted).
+
+    ``nox -s bench`` runs every script with its defaults; ``nox -s bench --
+    items_list.py --runs 50`` runs one script with arguments.
+    """
     session.install("-e", ".[dev]")
+    if session.posargs:
+        script, *args = session.posargs
+        session.run("python", f"benchmarks/{script}", *args)
+        return
     for script in sorted(os.listdir("benchmarks")):
         if script.endswith(".py") and not script.startswith("_"):
-            session.run("python", f"benchmarks/{script}", *session.posargs)
+            session.run("python", f"benchmarks/{script}")
