@@ -15,6 +15,7 @@ import psycopg
 import sqlalchemy.exc
 
 __all__ = [
+    "AuthorizationError",
     "ConcurrencyError",
     "ConfigurationError",
     "ConflictError",
@@ -76,6 +77,14 @@ class ValidationError(GearboxDBError):
     """An input value is not acceptable (blank name, negative weight, NUL, ...)."""
 
 
+class AuthorizationError(GearboxDBError):
+    """A presented credential grants nothing: an OAuth code that is unknown, expired,
+    already used, of another client or redirect URI, or whose PKCE verifier does not
+    match; a refresh token that is unknown, expired, revoked or already rotated; a
+    redirect URI the client did not register. OAuth's ``invalid_grant`` (RFC 6749,
+    section 5.2); the message says which rule failed, for logs, not for the client."""
+
+
 class ConcurrencyError(GearboxDBError):
     """A concurrent transaction got in the way (deadlock, serialization failure): retry."""
 
@@ -85,13 +94,21 @@ _CONSTRAINT_MESSAGES: Final = {
     "uq_categories_name": "a category with this name already exists",
     "uq_setup_items_setup_id_item_id": "the item is already in this setup",
     "uq_users_username": "a user with this username already exists",
+    "uq_oauth_clients_client_id": "an OAuth client with this client_id already exists",
     "pk_settings": "a setting with this key already exists",
     "fk_items_category_id_categories": "the category does not exist",
     "fk_threads_category_id_categories": "the category does not exist",
     "fk_thread_candidates_category_id_categories": "the category does not exist",
     "fk_thread_candidates_thread_id_threads": "the thread does not exist",
+    "fk_threads_resolved_candidate_id_thread_candidates": "the candidate does not exist",
     "fk_setup_items_setup_id_setups": "the setup does not exist",
     "fk_setup_items_item_id_items": "the item does not exist",
+    "fk_sessions_user_id_users": "the user does not exist",
+    "fk_api_keys_user_id_users": "the user does not exist",
+    "fk_oauth_codes_user_id_users": "the user does not exist",
+    "fk_oauth_tokens_user_id_users": "the user does not exist",
+    "fk_oauth_codes_client_id_oauth_clients": "the OAuth client does not exist",
+    "fk_oauth_tokens_client_id_oauth_clients": "the OAuth client does not exist",
 }
 
 _BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {

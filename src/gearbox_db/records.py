@@ -7,12 +7,15 @@ timestamps are timezone-aware ``datetime`` objects in UTC.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Literal
 
 import attrs
 
 __all__ = [
+    "AccessGrant",
+    "ApiKey",
     "Candidate",
     "CandidateStatus",
     "Category",
@@ -20,10 +23,16 @@ __all__ = [
     "CategoryTotals",
     "Classification",
     "CollectionTotals",
+    "IssuedTokens",
     "Item",
     "ItemPage",
     "ItemSort",
+    "NewApiKey",
+    "NewSession",
+    "OAuthClient",
+    "OAuthToken",
     "Resolution",
+    "Session",
     "Setup",
     "SetupDetail",
     "SetupEntry",
@@ -33,6 +42,7 @@ __all__ = [
     "ThreadDetail",
     "ThreadStatus",
     "ThreadSummary",
+    "User",
 ]
 
 ThreadStatus = Literal["active", "resolved"]
@@ -64,7 +74,11 @@ class CategorySummary:
     total_cost_cents: int
 
 
-@attrs.frozen
+# No __weakref__ slot: listings build Items through a mutable twin with the
+# same slots, then retype them (gearbox_db._queries.item_pages.records, 2-3x
+# faster than the frozen __init__); CPython allows that only between identical
+# slot layouts, which a __weakref__ slot breaks.
+@attrs.frozen(weakref_slot=False)
 class Item:
     """A piece of gear of the collection, with the name and icon of its category."""
 
@@ -236,3 +250,119 @@ class SetupDetail:
     setup: Setup
     entries: tuple[SetupEntry, ...]
     totals: SetupTotals
+
+
+# --- Accounts: users, sessions, API keys, OAuth ------------------------------
+# No record holds a password hash or a token hash. The records returned when a
+# secret is created (NewSession, NewApiKey, IssuedTokens) carry the raw secret
+# that one time, left out of their repr so that logs do not catch it.
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class User:
+    """An account (its argon2id password hash is never part of a record)."""
+
+    id: int
+    username: str
+    created_at: datetime
+
+
+@attrs.frozen
+class Session:
+    """A login session (its token is stored only as a SHA-256 hash)."""
+
+    user_id: int
+    expires_at: datetime
+    created_at: datetime
+
+
+@attrs.frozen
+class NewSession:
+    """A session just created, with its raw token.
+
+    Carries a raw secret: ``token`` is returned this once and never stored
+    (the database keeps its SHA-256 only); it is left out of ``repr``.
+    """
+
+    session: Session
+    token: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class ApiKey:
+    """An API key of a user; ``key_prefix`` (its first 8 characters) is for display."""
+
+    id: int
+    user_id: int
+    name: str
+    key_prefix: str
+    last_used_at: datetime | None
+    created_at: datetime
+
+
+@attrs.frozen
+class NewApiKey:
+    """An API key just created, with the raw key.
+
+    Carries a raw secret: ``key`` is returned this once and never stored (the
+    database keeps its SHA-256 and its first 8 characters); it is left out of
+    ``repr``.
+    """
+
+    api_key: ApiKey
+    key: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class OAuthClient:
+    """A registered OAuth client and the redirect URIs it may use (matched exactly)."""
+
+    id: int
+    client_id: str
+    client_name: str | None
+    redirect_uris: tuple[str, ...] = attrs.field(converter=_str_tuple)
+    created_at: datetime
+
+
+@attrs.frozen
+class OAuthToken:
+    """An issued access token and its refresh token (one row), without the secrets.
+
+    ``family_id`` is the id of the first token of its refresh-rotation chain.
+    """
+
+    id: int
+    client_id: str
+    user_id: int
+    scope: str | None
+    expires_at: datetime
+    refresh_expires_at: datetime | None
+    revoked: bool
+    family_id: int
+    created_at: datetime
+
+
+@attrs.frozen
+class IssuedTokens:
+    """An access token and a refresh token just issued (``token_type`` Bearer).
+
+    Carries raw secrets: ``access_token`` and ``refresh_token`` are returned
+    this once and never stored (the database keeps their SHA-256 only); they
+    are left out of ``repr``.
+    """
+
+    token: OAuthToken
+    access_token: str = attrs.field(repr=False)
+    refresh_token: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class AccessGrant:
+    """What a valid access token grants: its user, and the token (client, scope, expiry)."""
+
+    user: User
+    token: OAuthToken

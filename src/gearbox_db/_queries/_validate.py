@@ -8,18 +8,25 @@ usable (a refused statement aborts a PostgreSQL transaction).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection
+from datetime import timedelta
 from typing import Final, TypeVar
+from urllib.parse import urlsplit
 
 from gearbox_db.errors import ValidationError
 
 __all__ = [
     "choice",
+    "duration",
     "identifier",
+    "limit",
     "name",
     "optional_text",
     "price",
     "quantity",
+    "redirect_uri",
+    "redirect_uris",
     "sort_order",
     "text",
     "weight",
@@ -81,6 +88,11 @@ def weight(value: object, field: str = "weight_grams") -> float | None:
     return number
 
 
+def limit(value: object, field: str = "limit") -> int:
+    """A page size: a whole number of rows, at least 1."""
+    return _integer(value, field, 1, INT32_MAX - 1)
+
+
 def price(value: object, field: str = "price_cents") -> int | None:
     """``None`` or a non-negative whole number of cents."""
     return None if value is None else _integer(value, field, 0, INT32_MAX)
@@ -106,3 +118,50 @@ def choice(value: object, allowed: Collection[_T], field: str) -> _T:
         options = ", ".join(repr(a) for a in allowed)
         raise ValidationError(f"{field} must be one of {options}, got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def duration(value: object, field: str) -> timedelta:
+    """A positive ``timedelta`` (a lifetime, an interval)."""
+    if not isinstance(value, timedelta):
+        raise ValidationError(f"{field} must be a timedelta, got {type(value).__name__}")
+    if value <= timedelta(0):
+        raise ValidationError(f"{field} must be positive, got {value}")
+    return value
+
+
+_URI_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def redirect_uri(value: object, field: str = "redirect_uri") -> str:
+    """An OAuth redirect URI: absolute, without fragment (RFC 6749 section 3.1.2),
+    without whitespace or control characters; ``http`` only for a loopback host
+    (OAuth 2.1: ``https``, or a private-use scheme of a native app)."""
+    uri = text(value, field)
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
+        raise ValidationError(f"{field} must not contain whitespace or control characters")
+    if "#" in uri:
+        raise ValidationError(f"{field} must not contain a fragment")
+    try:
+        parts = urlsplit(uri)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValidationError(f"{field} is not a valid URI: {exc}") from exc
+    if not _URI_SCHEME.fullmatch(parts.scheme):
+        raise ValidationError(f"{field} must be an absolute URI (with a scheme)")
+    scheme = parts.scheme.lower()
+    if scheme in {"http", "https"} and not host:
+        raise ValidationError(f"{field} must name a host")
+    if scheme == "http" and host not in _LOOPBACK_HOSTS:
+        raise ValidationError(f"{field} must use https (http only for a loopback host)")
+    return uri
+
+
+def redirect_uris(values: object, field: str = "redirect_uris") -> list[str]:
+    """At least one :func:`redirect_uri`, duplicates dropped (first occurrence kept)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Collection):
+        raise ValidationError(f"{field} must be a list of URIs")
+    checked = [redirect_uri(uri, field) for uri in values]
+    if not checked:
+        raise ValidationError(f"{field} must hold at least one URI")
+    return list(dict.fromkeys(checked))

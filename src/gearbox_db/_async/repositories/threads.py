@@ -3,10 +3,161 @@
 from __future__ import annotations
 
 from gearbox_db._async.executor import AsyncExecutor
+from gearbox_db._queries import candidates as c
+from gearbox_db._queries import threads as q
+from gearbox_db._queries._common import UNSET, Unset
+from gearbox_db.records import (
+    Candidate,
+    CandidateStatus,
+    Resolution,
+    Thread,
+    ThreadDetail,
+    ThreadStatus,
+    ThreadSummary,
+)
 
 
 class AsyncThreadRepository:
-    """Placeholder: filled in by the threads work."""
+    """Purchase-research threads and their candidates.
+
+    A thread is ``active`` until it is resolved with one of its candidates,
+    which becomes a collection item; unresolving reopens it (the item stays).
+    Candidates keep a manual order (:meth:`move_candidate`).
+    """
 
     def __init__(self, executor: AsyncExecutor) -> None:
         self._x = executor
+
+    async def create(self, *, name: str, category_id: int) -> Thread:
+        """A new active thread (InvalidReferenceError for an unknown category)."""
+        row = await self._x.first(q.create(name, category_id))
+        return q.to_thread(row, name)
+
+    async def get(self, thread_id: int) -> ThreadDetail:
+        """The thread with its candidates in their order (NotFoundError if none)."""
+        rows = await self._x.all(q.get(thread_id))
+        return q.to_detail(rows, thread_id)
+
+    async def list(self, *, status: ThreadStatus | None = None) -> tuple[ThreadSummary, ...]:
+        """The threads, newest first, each with its number of candidates; only
+        those with ``status`` (``"active"`` or ``"resolved"``) when given."""
+        rows = await self._x.all(q.list_summaries(status))
+        return q.to_summaries(rows)
+
+    async def update(
+        self, thread_id: int, *, name: str | Unset = UNSET, category_id: int | Unset = UNSET
+    ) -> Thread:
+        """Rename the thread and/or change its category (NotFoundError if there is
+        no such thread, InvalidReferenceError for an unknown category)."""
+        row = await self._x.first(q.update(thread_id, name=name, category_id=category_id))
+        return q.to_thread(row, thread_id)
+
+    async def delete(self, thread_id: int) -> None:
+        """Delete the thread and its candidates (NotFoundError if none); an item
+        created by resolving it stays in the collection."""
+        count = await self._x.rowcount(q.delete(thread_id))
+        q.deleted(count, "thread", thread_id)
+
+    async def add_candidate(
+        self,
+        thread_id: int,
+        *,
+        name: str,
+        category_id: int | None = None,
+        weight_grams: float | None = None,
+        price_cents: int | None = None,
+        notes: str | None = None,
+        product_url: str | None = None,
+        image_filename: str | None = None,
+        image_source_url: str | None = None,
+        status: CandidateStatus = "researching",
+        pros: str | None = None,
+        cons: str | None = None,
+    ) -> Candidate:
+        """A new candidate, placed last in the thread; without ``category_id`` it
+        takes the thread's category. NotFoundError if there is no such thread,
+        InvalidReferenceError for an unknown category, ValidationError for a
+        blank name, a negative or non-finite weight, a negative price, NUL, ..."""
+        statement = c.add(thread_id, {
+            "name": name, "category_id": category_id, "weight_grams": weight_grams,
+            "price_cents": price_cents, "notes": notes, "product_url": product_url,
+            "image_filename": image_filename, "image_source_url": image_source_url,
+            "status": status, "pros": pros, "cons": cons,
+        })  # fmt: skip
+        async with self._x.atomic() as x:
+            c.locked(await x.scalar(c.lock_thread(thread_id)), "thread", thread_id)
+            return c.to_candidate(await x.first(statement), thread_id)
+
+    async def update_candidate(
+        self,
+        candidate_id: int,
+        *,
+        name: str | Unset = UNSET,
+        category_id: int | Unset = UNSET,
+        weight_grams: float | Unset | None = UNSET,
+        price_cents: int | Unset | None = UNSET,
+        notes: str | Unset | None = UNSET,
+        product_url: str | Unset | None = UNSET,
+        image_filename: str | Unset | None = UNSET,
+        image_source_url: str | Unset | None = UNSET,
+        status: CandidateStatus | Unset = UNSET,
+        pros: str | Unset | None = UNSET,
+        cons: str | Unset | None = UNSET,
+    ) -> Candidate:
+        """Change some fields of a candidate (fields left :data:`UNSET` stay;
+        ``None`` clears an optional one). Its place is changed by :meth:`move_candidate`."""
+        statement = c.update(
+            candidate_id, name=name, category_id=category_id, weight_grams=weight_grams,
+            price_cents=price_cents, notes=notes, product_url=product_url,
+            image_filename=image_filename, image_source_url=image_source_url,
+            status=status, pros=pros, cons=cons,
+        )  # fmt: skip
+        return c.to_candidate(await self._x.first(statement), candidate_id)
+
+    async def delete_candidate(self, candidate_id: int) -> None:
+        """Delete a candidate (NotFoundError if none). A thread it resolved stays
+        resolved, with ``resolved_candidate_id`` cleared."""
+        count = await self._x.rowcount(c.delete(candidate_id))
+        q.deleted(count, "candidate", candidate_id)
+
+    async def move_candidate(
+        self, candidate_id: int, *, after: int | None = None, before: int | None = None
+    ) -> Candidate:
+        """Move a candidate right after ``after`` and/or right before ``before``
+        (candidates of the same thread; to move it first give only ``before`` =
+        the first one, last: only ``after`` = the last one).
+
+        Errors: NotFoundError (no such candidate), ValidationError (neither
+        neighbour given, or itself), InvalidReferenceError (a neighbour that is
+        not in the thread), InvalidStateError (``after`` and ``before`` given
+        but not next to each other). Moves in one thread happen one at a time.
+        """
+        move = c.Move.of(candidate_id, after, before)
+        async with self._x.atomic() as x:
+            locked = await x.scalar(c.lock_thread_of(candidate_id))
+            thread_id = c.locked(locked, "candidate", candidate_id)
+            order = await x.all(c.order_of(thread_id))
+            return c.moved(await x.all(c.place(order, move, thread_id)), candidate_id)
+
+    async def resolve(self, thread_id: int, candidate_id: int) -> Resolution:
+        """Resolve an active thread with one of its candidates: a collection item
+        (quantity 1) is created from the candidate's fields and the thread is
+        marked resolved, atomically; of concurrent resolves only one succeeds.
+
+        Errors: NotFoundError (no such thread or candidate), InvalidReferenceError
+        (the candidate belongs to another thread), InvalidStateError (the thread
+        is already resolved).
+        """
+        row = await self._x.first(q.resolve(thread_id, candidate_id))
+        if row is None:
+            check = await self._x.first(q.resolve_check(thread_id, candidate_id))
+            q.refuse_resolve(check, thread_id, candidate_id)
+        return q.to_resolution(row)
+
+    async def unresolve(self, thread_id: int) -> Thread:
+        """Reopen a resolved thread (the item created by resolving it stays):
+        NotFoundError if there is no such thread, InvalidStateError if it is active."""
+        row = await self._x.first(q.unresolve(thread_id))
+        if row is None:
+            q.refuse_unresolve(await self._x.scalar(q.status(thread_id)), thread_id)
+        return q.to_thread(row, thread_id)

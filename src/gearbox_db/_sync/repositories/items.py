@@ -4,11 +4,132 @@
 
 from __future__ import annotations
 
+from gearbox_db._queries import item_pages as pages
+from gearbox_db._queries import items as q
+from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db._sync.executor import Executor
+from gearbox_db.records import CollectionTotals, Item, ItemPage, ItemSort
 
 
 class ItemRepository:
-    """Placeholder: filled in by the items work."""
+    """Items of the collection: each piece of gear, in one category.
+
+    Every item returned carries the name and icon of its category. Weights
+    are grams, prices cents; ``weight_grams`` and ``price_cents`` may be
+    ``None`` (unknown).
+    """
 
     def __init__(self, executor: Executor) -> None:
         self._x = executor
+
+    def create(
+        self,
+        *,
+        name: str,
+        category_id: int,
+        weight_grams: float | None = None,
+        price_cents: int | None = None,
+        quantity: int = 1,
+        notes: str | None = None,
+        product_url: str | None = None,
+        image_filename: str | None = None,
+        image_source_url: str | None = None,
+    ) -> Item:
+        """A new item (InvalidReferenceError if the category does not exist;
+        ValidationError for a blank name, a negative or non-finite weight, a
+        negative price, a quantity below 1, or a NUL character in any text)."""
+        statement = q.create(
+            name=name,
+            category_id=category_id,
+            weight_grams=weight_grams,
+            price_cents=price_cents,
+            quantity=quantity,
+            notes=notes,
+            product_url=product_url,
+            image_filename=image_filename,
+            image_source_url=image_source_url,
+        )
+        return q.to_item(self._x.first(statement), name)
+
+    def get(self, item_id: int) -> Item:
+        """The item with this id (NotFoundError if none)."""
+        return q.to_item(self._x.first(q.get(item_id)), item_id)
+
+    def list(
+        self,
+        *,
+        category_id: int | None = None,
+        search: str | None = None,
+        sort: ItemSort = "name",
+        descending: bool = False,
+        limit: int = 50,
+        cursor: str | None = None,
+        include_total: bool = False,
+    ) -> ItemPage:
+        """One page of the collection, at most ``limit`` items.
+
+        ``category_id`` keeps the items of one category; ``search`` those whose
+        name contains it, ignoring case. ``sort`` is ``"name"`` (ignoring case
+        first), ``"weight"``, ``"price"`` or ``"created"``; ties go by id, and
+        items without a weight or price come last in either direction. Pass the page's
+        ``next_cursor`` (``None`` on the last page) as ``cursor`` with the same
+        sort, direction and filters to get the next page; a cursor of another
+        listing, or a damaged one, is a ValidationError. ``include_total``
+        also counts every matching item (``ItemPage.total``).
+        """
+        request = pages.listing(
+            category_id=category_id,
+            search=search,
+            sort=sort,
+            descending=descending,
+            limit=limit,
+            cursor=cursor,
+            include_total=include_total,
+        )
+        return pages.to_page(self._x.all(pages.page(request)), request)
+
+    def update(
+        self,
+        item_id: int,
+        *,
+        name: str | Unset = UNSET,
+        category_id: int | Unset = UNSET,
+        weight_grams: float | Unset | None = UNSET,
+        price_cents: int | Unset | None = UNSET,
+        quantity: int | Unset = UNSET,
+        notes: str | Unset | None = UNSET,
+        product_url: str | Unset | None = UNSET,
+        image_filename: str | Unset | None = UNSET,
+        image_source_url: str | Unset | None = UNSET,
+    ) -> Item:
+        """Change the given fields and leave the others as they are; ``None``
+        clears an optional field. ``updated_at`` moves forward. NotFoundError if
+        the item does not exist, InvalidReferenceError for an unknown category,
+        ValidationError as for :meth:`create` or when no field is given."""
+        statement = q.update(
+            item_id,
+            name=name,
+            category_id=category_id,
+            weight_grams=weight_grams,
+            price_cents=price_cents,
+            quantity=quantity,
+            notes=notes,
+            product_url=product_url,
+            image_filename=image_filename,
+            image_source_url=image_source_url,
+        )
+        return q.to_item(self._x.first(statement), item_id)
+
+    def delete(self, item_id: int) -> None:
+        """Delete an item (and its entries in setups); NotFoundError if it does not exist."""
+        q.deleted(self._x.rowcount(q.delete(item_id)), item_id)
+
+    def duplicate(self, item_id: int) -> Item:
+        """A copy of the item with every field but a new id and new timestamps
+        (NotFoundError if the item does not exist)."""
+        return q.to_item(self._x.first(q.duplicate(item_id)), item_id)
+
+    def totals(self) -> CollectionTotals:
+        """Units, weight and cost of the whole collection (each item counts
+        ``quantity`` times), and the number of items without a weight."""
+        return q.to_totals(self._x.first(q.totals()))

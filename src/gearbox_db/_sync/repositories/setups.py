@@ -4,11 +4,126 @@
 
 from __future__ import annotations
 
+from gearbox_db._queries import setups as q
+from gearbox_db._queries import totals as t
 from gearbox_db._sync.executor import Executor
+from gearbox_db.records import (
+    Classification,
+    Setup,
+    SetupDetail,
+    SetupEntry,
+    SetupSummary,
+    SetupTotals,
+)
 
 
 class SetupRepository:
-    """Placeholder: filled in by the setups work."""
+    """Setups (packing lists): collection items, each classified ``base``,
+    ``worn`` or ``consumable``, and their weight and cost totals.
+
+    Totals are computed by PostgreSQL, each in one query: an entry counts
+    ``weight_grams x quantity`` grams and ``price_cents x quantity`` cents;
+    an item without weight counts 0 and is counted in ``unweighed_count``;
+    every unit of a worn entry is worn; ``total = base + worn + consumable``;
+    ``pack = total - worn``; ``item_count`` is the number of units.
+
+    Writers of one setup's entries (``add_item``, ``remove_item``,
+    ``set_classification``, ``replace_items``) lock the setup's row first, so
+    they never interleave; each of them, and ``rename``, moves the setup's
+    ``updated_at``. Deleting an item removes it from every setup (and does
+    not move their ``updated_at``).
+    """
 
     def __init__(self, executor: Executor) -> None:
         self._x = executor
+
+    def create(self, *, name: str) -> Setup:
+        """A new, empty setup (names need not be unique)."""
+        row = self._x.first(q.create(name))
+        return q.to_setup(row, name)
+
+    def get(self, setup_id: int) -> SetupDetail:
+        """The setup with its entries (item data and classification, ordered by
+        category name, then item name) and its totals with the per-category
+        breakdown, read in one query (NotFoundError if there is no such setup)."""
+        rows = self._x.all(q.detail(setup_id))
+        return q.to_detail(rows, setup_id)
+
+    def list(self) -> tuple[SetupSummary, ...]:
+        """Every setup, by name, each with its totals (without the per-category
+        breakdown): one query, whatever the number of setups."""
+        rows = self._x.all(q.list_summaries())
+        return q.to_summaries(rows)
+
+    def totals(self, setup_id: int) -> SetupTotals:
+        """The setup's totals and their per-category breakdown (ordered by
+        category name), in one query (NotFoundError if there is no such setup)."""
+        rows = self._x.all(t.setup_totals(setup_id))
+        return t.to_totals(rows, setup_id)
+
+    def rename(self, setup_id: int, *, name: str) -> Setup:
+        """Give the setup a new name (NotFoundError if there is no such setup)."""
+        row = self._x.first(q.rename(setup_id, name))
+        return q.to_setup(row, setup_id)
+
+    def delete(self, setup_id: int) -> None:
+        """Delete the setup and its entries (the items stay in the collection;
+        NotFoundError if there is no such setup)."""
+        count = self._x.rowcount(q.delete(setup_id))
+        q.deleted(count, setup_id)
+
+    def add_item(
+        self, setup_id: int, item_id: int, *, classification: Classification = "base"
+    ) -> SetupEntry:
+        """Put a collection item in the setup.
+
+        NotFoundError if there is no such setup; InvalidReferenceError if
+        there is no such item; ConflictError if the item is already in the
+        setup (constraint ``uq_setup_items_setup_id_item_id``).
+        """
+        statement = q.add_item(setup_id, item_id, classification)
+        with self._x.atomic() as x:
+            q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
+            return q.entry_changed(x.first(statement), setup_id, item_id)
+
+    def remove_item(self, setup_id: int, item_id: int) -> None:
+        """Take an item out of the setup (the item stays in the collection).
+
+        NotFoundError if there is no such setup, or the item is not in it.
+        """
+        statement = q.remove_item(setup_id, item_id)
+        with self._x.atomic() as x:
+            q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
+            q.removed(x.scalar(statement), setup_id, item_id)
+
+    def set_classification(
+        self, setup_id: int, item_id: int, *, classification: Classification
+    ) -> SetupEntry:
+        """Classify an item of the setup as ``base``, ``worn`` or ``consumable``.
+
+        NotFoundError if there is no such setup, or the item is not in it.
+        """
+        statement = q.set_classification(setup_id, item_id, classification)
+        with self._x.atomic() as x:
+            q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
+            return q.entry_changed(x.first(statement), setup_id, item_id)
+
+    def replace_items(self, setup_id: int, entries: q.Entries) -> SetupDetail:
+        """Make ``entries`` the setup's whole item list, atomically; returns the
+        setup as :meth:`get` does.
+
+        ``entries`` is ``{item_id: classification}`` or a sequence of
+        ``(item_id, classification)`` pairs (an empty one empties the setup).
+        An item named twice is a ValidationError (before any I/O); an unknown
+        item is an InvalidReferenceError and changes nothing; NotFoundError
+        if there is no such setup. Concurrent replacements of one setup run
+        one after the other: the result is one of the lists, never a mix.
+        """
+        item_ids, classifications = q.validate_entries(entries)
+        insert = q.insert_entries(setup_id, item_ids, classifications)
+        with self._x.atomic() as x:
+            q.to_setup_id(x.scalar(q.touch(setup_id)), setup_id)
+            x.rowcount(q.clear(setup_id))
+            if item_ids:
+                x.rowcount(insert)
+            return q.to_detail(x.all(q.detail(setup_id)), setup_id)

@@ -1,0 +1,273 @@
+"""Statements and mappers of the items listing: filters, sorts, keyset pages.
+
+A page ends with an opaque cursor (urlsafe base64 of JSON) holding the sort
+key and id of its last row, plus a fingerprint of the listing's sort,
+direction and filters, so a cursor cannot be replayed on another listing.
+Missing weights and prices sort last in either direction; ties go by id, so
+the order is total and pages never skip or repeat a row.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from itertools import starmap
+from typing import Any, Final, cast
+
+import attrs
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+)
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow
+from gearbox_db._queries.items import COLUMNS, JOINED
+from gearbox_db.errors import ValidationError
+from gearbox_db.records import Item, ItemPage, ItemSort
+from gearbox_db.schema import items
+
+__all__ = ["SORTS", "Listing", "listing", "page", "records", "to_page"]
+
+c = items.c
+SORTS: Final[tuple[ItemSort, ...]] = ("name", "weight", "price", "created")
+_SORT_COLUMNS: Final = {
+    "name": "name",
+    "weight": "weight_grams",
+    "price": "price_cents",
+    "created": "created_at",
+}
+_NULLABLE_SORTS: Final = frozenset({"weight", "price"})
+_CURSOR_VERSION: Final = 1
+
+
+@attrs.frozen
+class Listing:
+    """A validated listing request. ``after`` is the (sort value, id) of the
+    previous page's last row, decoded from the caller's cursor."""
+
+    sort: ItemSort
+    descending: bool
+    category_id: int | None
+    search: str | None
+    limit: int
+    include_total: bool
+    after: tuple[Any, int] | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """What a cursor must match: sort, direction and filters (not the page size)."""
+        key = json.dumps([self.sort, self.descending, self.category_id, self.search])
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _flag(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(f"{field} must be True or False, got {value!r}")
+    return value
+
+
+def listing(
+    *,
+    category_id: object,
+    search: object,
+    sort: object,
+    descending: object,
+    limit: object,
+    cursor: object,
+    include_total: object,
+) -> Listing:
+    """Validate the arguments of a listing (and decode its cursor)."""
+    request = Listing(
+        sort=v.choice(sort, SORTS, "sort"),
+        descending=_flag(descending, "descending"),
+        category_id=None if category_id is None else v.identifier(category_id, "category_id"),
+        search=v.optional_text(search, "search"),
+        limit=v.limit(limit),
+        include_total=_flag(include_total, "include_total"),
+    )
+    return request if cursor is None else attrs.evolve(request, after=_decode(cursor, request))
+
+
+def _filters(request: Listing) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if request.category_id is not None:
+        conditions.append(c.category_id == request.category_id)
+    if request.search is not None:
+        conditions.append(func.strpos(func.lower(c.name), func.lower(request.search)) > 0)
+    return conditions
+
+
+def _keys(sort: ItemSort, source: FromClause) -> list[ColumnElement[Any]]:
+    """The sort keys of ``source`` (``items`` or a page of it), before the id."""
+    column = source.c[_SORT_COLUMNS[sort]]
+    # Names: ignoring case first (as the search does), then exactly, so the order is total.
+    return [func.lower(column), column] if sort == "name" else [column]
+
+
+def _order(request: Listing, source: FromClause) -> list[Any]:
+    keys = [*_keys(request.sort, source), source.c.id]
+    ordered = [key.desc() if request.descending else key.asc() for key in keys]
+    if request.sort in _NULLABLE_SORTS:
+        ordered[0] = ordered[0].nulls_last()
+    return ordered
+
+
+def _after(request: Listing) -> ColumnElement[bool]:
+    """Rows after ``request.after`` in the listing's order (NULL keys last either way)."""
+    assert request.after is not None
+    value, last_id = request.after
+    keys = _keys(request.sort, items)
+    if value is None:
+        later = c.id < last_id if request.descending else c.id > last_id
+        return and_(keys[0].is_(None), later)
+    bound = literal(value, keys[-1].type)
+    bounds = [func.lower(bound), bound] if request.sort == "name" else [bound]
+    row, last = tuple_(*keys, c.id), tuple_(*bounds, literal(last_id, BigInteger))
+    beyond = row < last if request.descending else row > last
+    return or_(beyond, keys[0].is_(None)) if request.sort in _NULLABLE_SORTS else beyond
+
+
+def page(request: Listing) -> Select[Any]:
+    """One page of the listing: ``limit + 1`` rows (the extra one says whether more follow);
+    with ``include_total`` each row also carries the count of all matching rows."""
+    conditions = _filters(request)
+    after = [_after(request)] if request.after is not None else []
+    statement = (
+        select(*COLUMNS)
+        .select_from(JOINED)
+        .where(*conditions, *after)
+        .order_by(*_order(request, items))
+        .limit(request.limit + 1)
+    )
+    return _counted(statement, request, conditions) if request.include_total else statement
+
+
+def _counted(
+    statement: Select[Any], request: Listing, conditions: Sequence[ColumnElement[bool]]
+) -> Select[Any]:
+    # total LEFT JOIN page: one row even when the page is empty.
+    total = select(func.count().label("total")).where(*conditions).select_from(items).subquery()
+    rows = statement.subquery("page")
+    return (
+        select(*rows.c, total.c.total)
+        .select_from(total.outerjoin(rows, true()))
+        .order_by(*_order(request, rows))
+    )
+
+
+def to_page(rows: Sequence[AnyRow], request: Listing) -> ItemPage:
+    """Map the rows of :func:`page` to a page with the cursor of the next one."""
+    total: int | None = None
+    matched: Sequence[Sequence[Any]] = rows
+    if request.include_total:
+        total = int(rows[0][-1])
+        matched = [row[:-1] for row in rows if row[0] is not None]
+    found = records(matched[: request.limit])
+    more = len(matched) > request.limit
+    return ItemPage(found, _encode(request, found[-1]) if more else None, total)
+
+
+#: A mutable twin of :class:`Item`: the same slots, so the same memory layout.
+_MutableItem: Final = attrs.make_class(
+    "_MutableItem", [field.name for field in attrs.fields(Item)], slots=True, weakref_slot=False
+)
+
+
+def _item(*row: Any) -> Item:
+    record = _MutableItem(*row)
+    record.__class__ = Item  # same layout, so CPython allows it: now a frozen Item
+    return cast(Item, record)
+
+
+def records(rows: Iterable[Sequence[Any]]) -> tuple[Item, ...]:
+    """``tuple(Item(*row) for row in rows)``, faster: the hot path of a listing.
+
+    ``Item`` is frozen, so its attrs-generated ``__init__`` stores each field
+    through ``object.__setattr__``: about 1 µs per 14-field row, the biggest
+    cost of a listing after the query itself. Here each record is built by the
+    plain ``__init__`` of a mutable twin with the same slots, then retyped to
+    ``Item``: the same frozen record in about a third of the time (see
+    benchmarks/items_list.py). Valid because ``Item.__init__`` only stores its
+    arguments (no defaults, converters, validators or hooks) and ``Item`` has
+    no ``__weakref__`` slot; the tests check both, and compare the records with
+    ``Item(*row)``.
+    """
+    return tuple(starmap(_item, rows))
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def _sort_value(item: Item, sort: ItemSort) -> Any:
+    if sort == "name":
+        return item.name
+    if sort == "weight":
+        return item.weight_grams
+    if sort == "price":
+        return item.price_cents
+    return item.created_at.isoformat()
+
+
+def _encode(request: Listing, last: Item) -> str:
+    payload = {
+        "v": _CURSOR_VERSION,
+        "f": request.fingerprint,
+        "k": _sort_value(last, request.sort),
+        "i": last.id,
+    }
+    raw = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _bad_cursor(why: str) -> ValidationError:
+    return ValidationError(f"invalid cursor: {why}")
+
+
+def _decode(cursor: object, request: Listing) -> tuple[Any, int]:
+    if not isinstance(cursor, str):
+        raise _bad_cursor(f"expected a string, got {type(cursor).__name__}")
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        payload = json.loads(raw)
+    except (ValueError, binascii.Error, RecursionError) as exc:
+        raise _bad_cursor("not a cursor of this library") from exc
+    if not isinstance(payload, dict) or set(payload) != {"v", "f", "k", "i"}:
+        raise _bad_cursor("not a cursor of this library")
+    if payload["v"] != _CURSOR_VERSION or payload["f"] != request.fingerprint:
+        raise _bad_cursor("it belongs to a listing with another sort, direction or filter")
+    try:
+        return _key_value(payload["k"], request.sort), v.identifier(payload["i"])
+    except ValidationError as exc:
+        raise _bad_cursor(str(exc)) from exc
+
+
+def _key_value(value: object, sort: ItemSort) -> Any:
+    if sort == "name":
+        return v.text(value, "cursor")
+    if sort == "weight":
+        return v.weight(value, "cursor")
+    if sort == "price":
+        return v.price(value, "cursor")
+    if not isinstance(value, str):
+        raise ValidationError("cursor timestamp must be a string")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"cursor timestamp {value!r} is not ISO 8601") from exc
+    if moment.tzinfo is None:
+        raise ValidationError("cursor timestamp has no time zone")
+    return moment

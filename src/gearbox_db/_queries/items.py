@@ -1,0 +1,166 @@
+"""Statements and mappers of the items repository.
+
+Every statement that returns items returns the columns of :class:`Item` in
+its field order (the item's columns, then its category's name and icon), so
+``Item(*row)`` maps a row. Writes that return an item are one statement: a
+data-modifying CTE (``WITH w AS (INSERT ... RETURNING ...) SELECT ... FROM w
+JOIN categories``). Listings are built in :mod:`.item_pages`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any, Final
+
+import attrs
+from sqlalchemy import (
+    BigInteger,
+    Delete,
+    FromClause,
+    Select,
+    cast,
+    func,
+    select,
+)
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, found, row_to, set_values
+from gearbox_db.errors import ValidationError
+from gearbox_db.records import CollectionTotals, Item
+from gearbox_db.schema import categories, items
+
+__all__ = [
+    "COLUMNS",
+    "JOINED",
+    "create",
+    "delete",
+    "deleted",
+    "duplicate",
+    "get",
+    "to_item",
+    "to_totals",
+    "totals",
+    "update",
+    "with_category",
+]
+
+c = items.c
+k = categories.c
+
+
+#: Validators of the writable fields (each raises ValidationError naming its field).
+_FIELDS: Final[Mapping[str, Callable[[object], object]]] = {
+    "name": v.name,
+    "category_id": partial(v.identifier, field="category_id"),
+    "weight_grams": v.weight,
+    "price_cents": v.price,
+    "quantity": v.quantity,
+    "notes": partial(v.optional_text, field="notes"),
+    "product_url": partial(v.optional_text, field="product_url"),
+    "image_filename": partial(v.optional_text, field="image_filename"),
+    "image_source_url": partial(v.optional_text, field="image_source_url"),
+}
+#: Columns a duplicate copies (everything but the id and the timestamps).
+_COPIED: Final = [column for column in items.c if column.name in _FIELDS]
+
+
+def _columns(source: FromClause) -> list[Any]:
+    """The :class:`Item` columns of ``source`` (``items`` or a CTE of its rows) and its category."""
+    extra = {
+        "category_name": k.name.label("category_name"),
+        "category_icon": k.icon.label("category_icon"),
+    }
+    return [extra[f.name] if f.name in extra else source.c[f.name] for f in attrs.fields(Item)]
+
+
+#: The :class:`Item` columns, in field order, of :data:`JOINED`.
+COLUMNS: Final = _columns(items)
+#: ``items JOIN categories``.
+JOINED: Final = items.join(categories, k.id == c.category_id)
+
+
+def with_category(written: FromClause) -> Select[Any]:
+    """The :class:`Item` rows of ``written`` (a CTE of ``INSERT/UPDATE items ... RETURNING``
+    every items column) joined with their category: one statement for a write that
+    returns items."""
+    return select(*_columns(written)).select_from(
+        written.join(categories, k.id == written.c.category_id)
+    )
+
+
+def _checked(values: Mapping[str, object]) -> dict[str, object]:
+    return {key: _FIELDS[key](value) for key, value in values.items()}
+
+
+def get(item_id: int) -> Select[Any]:
+    """The item with id ``item_id``."""
+    return select(*COLUMNS).select_from(JOINED).where(c.id == v.identifier(item_id, "item_id"))
+
+
+def to_item(row: AnyRow | None, key: object) -> Item:
+    """The item of ``row`` (NotFoundError if there is none)."""
+    return row_to(Item, row, "item", key)
+
+
+def create(**fields: object) -> Select[Any]:
+    """Insert an item (``fields``: the writable columns) and return it with its category."""
+    inserted = insert_(items).values(_checked(fields)).returning(*items.c).cte("inserted")
+    return with_category(inserted)
+
+
+def update(item_id: int, **fields: object) -> Select[Any]:
+    """Change the fields that are not :data:`UNSET` (``None`` clears an optional one)."""
+    changes = _checked(set_values(**fields))
+    if not changes:
+        raise ValidationError(f"nothing to update: give at least one of {', '.join(_FIELDS)}")
+    updated = (
+        update_(items)
+        .where(c.id == v.identifier(item_id, "item_id"))
+        .values(changes)
+        .returning(*items.c)
+        .cte("updated")
+    )
+    return with_category(updated)
+
+
+def duplicate(item_id: int) -> Select[Any]:
+    """Copy an item (new id and timestamps) with one ``INSERT ... SELECT``."""
+    source = select(*_COPIED).where(c.id == v.identifier(item_id, "item_id"))
+    copied = (
+        insert_(items)
+        .from_select([column.name for column in _COPIED], source)
+        .returning(*items.c)
+        .cte("copied")
+    )
+    return with_category(copied)
+
+
+def delete(item_id: int) -> Delete:
+    """Delete an item."""
+    return delete_(items).where(c.id == v.identifier(item_id, "item_id"))
+
+
+def deleted(count: int, item_id: int) -> None:
+    """Raise NotFoundError when the delete found nothing."""
+    found(count or None, "item", item_id)
+
+
+def totals() -> Select[Any]:
+    """Units, weight and cost of the whole collection (every unit), and the
+    number of items without a weight: one aggregate over ``items``."""
+    return select(
+        func.coalesce(func.sum(c.quantity), 0),
+        func.coalesce(func.sum(c.weight_grams * c.quantity), 0.0),
+        func.coalesce(func.sum(cast(c.price_cents, BigInteger) * c.quantity), 0),
+        func.count().filter(c.weight_grams.is_(None)),
+    )
+
+
+def to_totals(row: AnyRow | None) -> CollectionTotals:
+    """Map the row of :func:`totals` (sums come back as numeric: made exact ints here)."""
+    units, grams, cents, unweighed = found(row, "totals", "collection")
+    return CollectionTotals(int(units), float(grams), int(cents), int(unweighed))

@@ -1,0 +1,319 @@
+"""Statements and mappers of the setups repository (totals: :mod:`.totals`).
+
+Every statement that changes a setup's entries runs after :func:`lock` (or
+:func:`touch`, for ``replace_items``) in the same transaction, in a statement
+of its own: the lock serialises the writers of one setup, and a statement
+started after the lock was granted sees what the previous holder committed.
+Adding, removing and reclassifying an entry also move the setup's
+``updated_at`` (in the same statement, only when something changed).
+
+The large selects are built once, with bound parameters, and each call binds
+its values with ``.params()`` (see :mod:`.totals`); small DML statements are
+built per call.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+from sqlalchemy import (
+    ARRAY,
+    CTE,
+    BigInteger,
+    Delete,
+    Insert,
+    Select,
+    Text,
+    Update,
+    bindparam,
+    column,
+    func,
+    literal,
+    select,
+)
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries import totals as t
+from gearbox_db._queries._common import AnyRow, columns_for, found, row_to
+from gearbox_db.errors import ValidationError
+from gearbox_db.records import (
+    CategoryTotals,
+    Classification,
+    Item,
+    Setup,
+    SetupDetail,
+    SetupEntry,
+    SetupSummary,
+    SetupTotals,
+)
+from gearbox_db.schema import CLASSIFICATIONS, categories, items, setup_items, setups
+
+__all__ = [
+    "Entries",
+    "add_item",
+    "clear",
+    "create",
+    "delete",
+    "deleted",
+    "detail",
+    "entry_changed",
+    "insert_entries",
+    "list_summaries",
+    "lock",
+    "remove_item",
+    "removed",
+    "rename",
+    "set_classification",
+    "to_detail",
+    "to_setup",
+    "to_setup_id",
+    "to_summaries",
+    "touch",
+    "validate_entries",
+]
+
+#: What ``replace_items`` takes: ``{item_id: classification}`` or
+#: ``(item_id, classification)`` pairs.
+Entries = Mapping[int, Classification] | Sequence[tuple[int, Classification]]
+
+s = setups.c
+si = setup_items.c
+_COLUMNS: Final = columns_for(Setup, setups)
+_ITEM_COLUMNS: Final = columns_for(
+    Item, items, category_name=categories.c.name, category_icon=categories.c.icon
+)
+# Column positions in the rows of detail().
+_ITEM_AT: Final = len(_COLUMNS)
+_CLASS_AT: Final = _ITEM_AT + len(_ITEM_COLUMNS)
+_OVERALL_AT: Final = _CLASS_AT + 1
+_CATEGORY_AT: Final = _OVERALL_AT + t.FIGURE_COUNT
+_SETUP_ID: Final = t.SETUP_ID
+
+
+def _setup_id(setup_id: int) -> int:
+    return v.identifier(setup_id, "setup_id")
+
+
+def _classification(value: object) -> Classification:
+    return v.choice(value, CLASSIFICATIONS, "classification")
+
+
+def create(name: str) -> Insert:
+    """Insert a setup."""
+    return insert_(setups).values(name=v.name(name)).returning(*_COLUMNS)
+
+
+def to_setup(row: AnyRow | None, setup_id: object) -> Setup:
+    """The setup of ``row`` (NotFoundError if there is none)."""
+    return row_to(Setup, row, "setup", setup_id)
+
+
+def rename(setup_id: int, name: str) -> Update:
+    """Rename a setup."""
+    return (
+        update_(setups)
+        .where(s.id == _setup_id(setup_id))
+        .values(name=v.name(name))
+        .returning(*_COLUMNS)
+    )
+
+
+def delete(setup_id: int) -> Delete:
+    """Delete a setup (its entries go with it)."""
+    return delete_(setups).where(s.id == _setup_id(setup_id))
+
+
+def deleted(count: int, setup_id: int) -> None:
+    """Raise NotFoundError when the delete found nothing."""
+    found(count or None, "setup", setup_id)
+
+
+def _list_summaries() -> Select[Any]:
+    return (
+        select(*_COLUMNS, *t.figures())
+        .select_from(t.entries_join(with_categories=False))
+        .group_by(s.id)
+        .order_by(s.name, s.id)
+    )
+
+
+_LIST: Final = _list_summaries()
+
+
+def list_summaries() -> Select[Any]:
+    """Every setup with its totals, by name, in one query."""
+    return _LIST
+
+
+def to_summaries(rows: Sequence[AnyRow]) -> tuple[SetupSummary, ...]:
+    """Map the rows of :func:`list_summaries`."""
+    width = len(_COLUMNS)
+    return tuple(SetupSummary(Setup(*row[:width]), SetupTotals(*row[width:])) for row in rows)
+
+
+def _detail() -> Select[Any]:
+    category = categories.c.id
+    return (
+        select(
+            *_COLUMNS,
+            *_ITEM_COLUMNS,
+            si.classification,
+            *t.figures(lambda aggregate: aggregate.over()),
+            *t.figures(lambda aggregate: aggregate.over(partition_by=category)),
+        )
+        .select_from(t.entries_join())
+        .where(s.id == _SETUP_ID)
+        .order_by(categories.c.name, items.c.name, items.c.id)
+    )
+
+
+_DETAIL: Final = _detail()
+
+
+def detail(setup_id: int) -> Select[Any]:
+    """The setup, each entry (item data, classification) by category name then
+    item name, and beside each the setup's and its category's totals (window
+    aggregates): one query, so entries and totals come from one snapshot.
+    A setup without entries gives one row of NULL entry columns."""
+    return _DETAIL.params(setup_id=_setup_id(setup_id))
+
+
+def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
+    """Map the rows of :func:`detail` (NotFoundError if there are none)."""
+    first = found(rows[0] if rows else None, "setup", setup_id)
+    rows = [row for row in rows if row[_ITEM_AT] is not None]
+    entries = tuple(SetupEntry(Item(*row[_ITEM_AT:_CLASS_AT]), row[_CLASS_AT]) for row in rows)
+    by_category: dict[int, CategoryTotals] = {}
+    for entry, row in zip(entries, rows, strict=True):
+        item = entry.item
+        if item.category_id not in by_category:
+            figures = row[_CATEGORY_AT:]
+            by_category[item.category_id] = CategoryTotals(
+                item.category_id, item.category_name, *figures
+            )
+    overall = SetupTotals(*first[_OVERALL_AT:_CATEGORY_AT])
+    totals = attrs.evolve(overall, by_category=tuple(by_category.values()))
+    return SetupDetail(Setup(*first[:_ITEM_AT]), entries, totals)
+
+
+_LOCK: Final = select(s.id).where(s.id == _SETUP_ID).with_for_update(key_share=True)
+
+
+def lock(setup_id: int) -> Select[Any]:
+    """The setup's id, its row locked against other writers of its entries."""
+    return _LOCK.params(setup_id=_setup_id(setup_id))
+
+
+def to_setup_id(value: int | None, setup_id: int) -> int:
+    """The id :func:`lock` or :func:`touch` returned (NotFoundError if none)."""
+    return found(value, "setup", setup_id)
+
+
+def touch(setup_id: int) -> Update:
+    """Lock the setup's row and move its ``updated_at``; returns its id."""
+    return (
+        update_(setups)
+        .where(s.id == _setup_id(setup_id))
+        .values(updated_at=func.now())
+        .returning(s.id)
+    )
+
+
+def _touching(changed: CTE) -> CTE:
+    """Move ``updated_at`` of the setups of the ``changed`` entries."""
+    ids = select(changed.c.setup_id)
+    touched = update_(setups).where(s.id.in_(ids)).values(updated_at=func.now())
+    return touched.returning(s.id).cte("touched")
+
+
+def _entry_of(changed: Insert | Update) -> Select[Any]:
+    """The entry ``changed`` returns, with its item's data; touches the setup."""
+    cte = changed.returning(*_RETURNED).cte("changed")
+    joined = cte.join(items, items.c.id == cte.c.item_id).join(
+        categories, categories.c.id == items.c.category_id
+    )
+    return select(*_ITEM_COLUMNS, cte.c.classification).select_from(joined).add_cte(_touching(cte))
+
+
+_ITEM_ID: Final = bindparam("item_id", type_=BigInteger)
+_CLASSIFICATION: Final = bindparam("classification", type_=Text)
+_RETURNED: Final = (si.setup_id, si.item_id, si.classification)
+_ENTRY: Final = (si.setup_id == _SETUP_ID) & (si.item_id == _ITEM_ID)
+_ADD: Final = _entry_of(
+    insert_(setup_items).values(
+        setup_id=_SETUP_ID, item_id=_ITEM_ID, classification=_CLASSIFICATION
+    )
+)
+_SET: Final = _entry_of(update_(setup_items).where(_ENTRY).values(classification=_CLASSIFICATION))
+_REMOVED: Final = delete_(setup_items).where(_ENTRY).returning(*_RETURNED).cte("changed")
+_REMOVE: Final = select(_REMOVED.c.item_id).add_cte(_touching(_REMOVED))
+
+
+def _entry(setup_id: int, item_id: int, **more: object) -> dict[str, object]:
+    return {"setup_id": _setup_id(setup_id), "item_id": v.identifier(item_id, "item_id"), **more}
+
+
+def add_item(setup_id: int, item_id: int, classification: str) -> Select[Any]:
+    """Add an entry to a (locked) setup; returns the entry."""
+    return _ADD.params(_entry(setup_id, item_id, classification=_classification(classification)))
+
+
+def set_classification(setup_id: int, item_id: int, classification: str) -> Select[Any]:
+    """Reclassify an entry of a (locked) setup; returns the entry (no row if none)."""
+    return _SET.params(_entry(setup_id, item_id, classification=_classification(classification)))
+
+
+def entry_changed(row: AnyRow | None, setup_id: int, item_id: int) -> SetupEntry:
+    """The entry of ``row`` (NotFoundError if the item is not in the setup)."""
+    entry = found(row, "entry", f"item {item_id} in setup {setup_id}")
+    return SetupEntry(Item(*entry[:-1]), entry[-1])
+
+
+def remove_item(setup_id: int, item_id: int) -> Select[Any]:
+    """Remove an entry of a (locked) setup; returns the item id (no row if none)."""
+    return _REMOVE.params(_entry(setup_id, item_id))
+
+
+def removed(item_id: int | None, setup_id: int, requested: int) -> None:
+    """Raise NotFoundError when the item was not in the setup."""
+    found(item_id, "entry", f"item {requested} in setup {setup_id}")
+
+
+def validate_entries(entries: Entries) -> tuple[list[int], list[Classification]]:
+    """The item ids and classifications of ``entries``, checked (no duplicate item)."""
+    pairs = entries.items() if isinstance(entries, Mapping) else entries
+    item_ids: list[int] = []
+    classifications: list[Classification] = []
+    for pair in pairs:
+        if not isinstance(pair, tuple | list) or len(pair) != 2:
+            raise ValidationError(f"entries must be (item_id, classification) pairs, got {pair!r}")
+        item_ids.append(v.identifier(pair[0], "item_id"))
+        classifications.append(_classification(pair[1]))
+    twice = sorted(item for item, count in Counter(item_ids).items() if count > 1)
+    if twice:
+        raise ValidationError(f"entries name these items more than once: {twice}")
+    return item_ids, classifications
+
+
+def clear(setup_id: int) -> Delete:
+    """Delete every entry of a setup."""
+    return delete_(setup_items).where(si.setup_id == _setup_id(setup_id))
+
+
+def insert_entries(
+    setup_id: int, item_ids: list[int], classifications: list[Classification]
+) -> Insert:
+    """Insert the entries of a setup in one statement (from two arrays)."""
+    given = (
+        func.unnest(literal(item_ids, ARRAY(BigInteger)), literal(classifications, ARRAY(Text)))
+        .table_valued(column("item_id", BigInteger), column("classification", Text))
+        .render_derived(with_types=False)
+    )
+    rows = select(literal(_setup_id(setup_id), BigInteger), given.c.item_id, given.c.classification)
+    return insert_(setup_items).from_select(["setup_id", "item_id", "classification"], rows)

@@ -1,0 +1,251 @@
+"""Statements and mappers of the threads repository (the threads themselves and
+their resolution; the candidates' statements live in :mod:`.candidates`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import attrs
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Delete,
+    Insert,
+    Select,
+    Update,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, columns_for, found, row_to, set_values
+from gearbox_db.errors import (
+    ConcurrencyError,
+    InvalidReferenceError,
+    InvalidStateError,
+    NotFoundError,
+    ValidationError,
+)
+from gearbox_db.records import (
+    Candidate,
+    Item,
+    Resolution,
+    Thread,
+    ThreadDetail,
+    ThreadSummary,
+)
+from gearbox_db.schema import THREAD_STATUSES, categories, items, thread_candidates, threads
+
+__all__ = [
+    "create",
+    "delete",
+    "deleted",
+    "get",
+    "list_summaries",
+    "refuse_resolve",
+    "refuse_unresolve",
+    "resolve",
+    "resolve_check",
+    "status",
+    "to_detail",
+    "to_resolution",
+    "to_summaries",
+    "to_thread",
+    "unresolve",
+    "update",
+]
+
+t = threads.c
+tc = thread_candidates.c
+_COLUMNS = columns_for(Thread, threads)
+_CANDIDATE_COLUMNS = columns_for(Candidate, thread_candidates)
+_THREAD_WIDTH = len(_COLUMNS)
+#: The candidate's fields that become the item's when a thread is resolved.
+_GEAR_FIELDS = (
+    "name",
+    "weight_grams",
+    "price_cents",
+    "category_id",
+    "notes",
+    "product_url",
+    "image_filename",
+    "image_source_url",
+)
+#: Columns of ``items`` the INSERT of :func:`resolve` returns (the Item's other
+#: fields, its category's name and icon, are joined in).
+_ITEM_COLUMNS = [f.name for f in attrs.fields(Item) if f.name in items.c]
+
+
+def _thread_id(thread_id: object) -> int:
+    return v.identifier(thread_id, "thread_id")
+
+
+def create(name: str, category_id: int) -> Insert:
+    """Insert an active thread."""
+    values = {"name": v.name(name), "category_id": v.identifier(category_id, "category_id")}
+    return insert_(threads).values(values).returning(*_COLUMNS)
+
+
+def to_thread(row: AnyRow | None, key: object) -> Thread:
+    """The thread of ``row`` (NotFoundError if there is none)."""
+    return row_to(Thread, row, "thread", key)
+
+
+def get(thread_id: int) -> Select[Any]:
+    """The thread and its candidates in their order (ties by id), one row per
+    candidate (one row of NULL candidate columns when it has none)."""
+    return (
+        select(*_COLUMNS, *_CANDIDATE_COLUMNS)
+        .outerjoin(thread_candidates, tc.thread_id == t.id)
+        .where(t.id == _thread_id(thread_id))
+        .order_by(tc.sort_order, tc.id)
+    )
+
+
+def to_detail(rows: Sequence[AnyRow], thread_id: int) -> ThreadDetail:
+    """Map the rows of :func:`get` (NotFoundError if there are none)."""
+    first = found(rows[0] if rows else None, "thread", thread_id)
+    candidates = tuple(
+        Candidate(*row[_THREAD_WIDTH:]) for row in rows if row[_THREAD_WIDTH] is not None
+    )
+    return ThreadDetail(Thread(*first[:_THREAD_WIDTH]), candidates)
+
+
+def list_summaries(status: str | None = None) -> Select[Any]:
+    """The threads (of ``status``, or all), newest first, with their candidate counts."""
+    statement = (
+        select(*_COLUMNS, func.count(tc.id))
+        .outerjoin(thread_candidates, tc.thread_id == t.id)
+        .group_by(t.id)
+        .order_by(t.created_at.desc(), t.id.desc())
+    )
+    if status is not None:
+        statement = statement.where(t.status == v.choice(status, THREAD_STATUSES, "status"))
+    return statement
+
+
+def to_summaries(rows: Sequence[AnyRow]) -> tuple[ThreadSummary, ...]:
+    """Map the rows of :func:`list_summaries`."""
+    return tuple(ThreadSummary(Thread(*row[:_THREAD_WIDTH]), row[_THREAD_WIDTH]) for row in rows)
+
+
+def update(thread_id: int, *, name: object, category_id: object) -> Update:
+    """Rename a thread and/or change its category (fields :data:`UNSET` are left alone)."""
+    values = set_values(name=name, category_id=category_id)
+    if "name" in values:
+        values["name"] = v.name(values["name"])
+    if "category_id" in values:
+        values["category_id"] = v.identifier(values["category_id"], "category_id")
+    if not values:
+        raise ValidationError("nothing to update: give name and/or category_id")
+    return update_(threads).where(t.id == _thread_id(thread_id)).values(values).returning(*_COLUMNS)
+
+
+def delete(thread_id: int) -> Delete:
+    """Delete a thread (its candidates go with it)."""
+    return delete_(threads).where(t.id == _thread_id(thread_id))
+
+
+def deleted(count: int, what: str, key: object) -> None:
+    """Raise NotFoundError when a delete found nothing."""
+    found(count or None, what, key)
+
+
+def resolve(thread_id: int, candidate_id: int) -> Select[Any]:
+    """Resolve an active thread with one of its candidates, in ONE statement.
+
+    The UPDATE marks the thread resolved only if it is active and owns the
+    candidate; the INSERT creates the item from the candidate only if the
+    UPDATE did. A concurrent resolve waits for the thread's row lock, then
+    finds it resolved: no row, no item. Returns the thread's columns, then the
+    item's (with its category's name and icon); no row when refused (see
+    :func:`resolve_check`).
+    """
+    thread_key, candidate_key = _thread_id(thread_id), v.identifier(candidate_id, "candidate_id")
+    owned = select(tc.id).where(tc.id == candidate_key, tc.thread_id == thread_key).exists()
+    resolved = (
+        update_(threads)
+        .where(t.id == thread_key, t.status == "active", owned)
+        .values(status="resolved", resolved_candidate_id=candidate_key)
+        .returning(*_COLUMNS)
+        .cte("resolved")
+    )
+    gear = select(*(tc[name] for name in _GEAR_FIELDS), literal(1))
+    created = (
+        insert_(items)
+        .from_select(
+            [*_GEAR_FIELDS, "quantity"],
+            gear.join_from(thread_candidates, resolved, resolved.c.id == tc.thread_id).where(
+                tc.id == candidate_key
+            ),
+        )
+        .returning(*(items.c[name] for name in _ITEM_COLUMNS))
+        .cte("created")
+    )
+    item = _columns(Item, created, category_name=categories.c.name, category_icon=categories.c.icon)
+    return select(*_columns(Thread, resolved), *item).select_from(
+        resolved.join(created, true()).join(categories, categories.c.id == created.c.category_id)
+    )
+
+
+def _columns(record: type[Any], source: CTE, **extra: ColumnElement[Any]) -> list[Any]:
+    """The columns of ``source`` (or ``extra``) in the field order of ``record``."""
+    return [extra[f.name] if f.name in extra else source.c[f.name] for f in attrs.fields(record)]
+
+
+def to_resolution(row: AnyRow) -> Resolution:
+    """Map the row of :func:`resolve`."""
+    return Resolution(Thread(*row[:_THREAD_WIDTH]), Item(*row[_THREAD_WIDTH:]))
+
+
+def resolve_check(thread_id: int, candidate_id: int) -> Select[Any]:
+    """Why a resolve was refused: the thread's status and the candidate's thread
+    (each ``None`` when the row does not exist)."""
+    return select(
+        select(t.status).where(t.id == thread_id).scalar_subquery(),
+        select(tc.thread_id).where(tc.id == candidate_id).scalar_subquery(),
+    )
+
+
+def refuse_resolve(row: AnyRow | None, thread_id: int, candidate_id: int) -> NoReturn:
+    """Raise the error that explains the refused resolve, from :func:`resolve_check`."""
+    status, owner = row if row is not None else (None, None)
+    if status is None:
+        raise NotFoundError(f"thread {thread_id!r} does not exist")
+    if owner is None:
+        raise NotFoundError(f"candidate {candidate_id!r} does not exist")
+    if owner != thread_id:
+        raise InvalidReferenceError(
+            f"candidate {candidate_id!r} belongs to thread {owner!r}, not to thread {thread_id!r}"
+        )
+    if status != "active":
+        raise InvalidStateError(f"thread {thread_id!r} is already resolved")
+    # Resolved by somebody else and reopened again between our two statements.
+    raise ConcurrencyError(f"thread {thread_id!r} changed while being resolved; retry")
+
+
+def unresolve(thread_id: int) -> Update:
+    """Reopen a resolved thread (the item created when it was resolved stays)."""
+    return (
+        update_(threads)
+        .where(t.id == _thread_id(thread_id), t.status == "resolved")
+        .values(status="active", resolved_candidate_id=None)
+        .returning(*_COLUMNS)
+    )
+
+
+def status(thread_id: int) -> Select[Any]:
+    """The status of the thread."""
+    return select(t.status).where(t.id == _thread_id(thread_id))
+
+
+def refuse_unresolve(current: str | None, thread_id: int) -> NoReturn:
+    """Raise the error that explains a refused unresolve, from :func:`status`."""
+    found(current, "thread", thread_id)
+    raise InvalidStateError(f"thread {thread_id!r} is not resolved")
