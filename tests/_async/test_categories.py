@@ -107,6 +107,7 @@ async def _race_delete_and_insert(db: AsyncDatabase, name: str) -> str:
     if isinstance(added, BaseException):
         assert isinstance(added, InvalidReferenceError), repr(added)
         return "refused"
+    assert isinstance(added, int)
     assert (await db.items.get(added)).category_name == "Uncategorized"
     return "moved"
 

@@ -109,6 +109,7 @@ def _race_delete_and_insert(db: Database, name: str) -> str:
     if isinstance(added, BaseException):
         assert isinstance(added, InvalidReferenceError), repr(added)
         return "refused"
+    assert isinstance(added, int)
     assert (db.items.get(added)).category_name == "Uncategorized"
     return "moved"
 
