@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
 from sqlalchemy import ColumnElement, DateTime, Row, Table, func, literal
 
-from gearbox_db.errors import NotFoundError
+from gearbox_db.errors import NotFoundError, ValidationError
 
 __all__ = [
     "UNSET",
     "AnyRow",
+    "Checks",
     "Clock",
     "Unset",
+    "checked",
     "columns_for",
     "found",
     "now",
+    "patch",
     "row_to",
     "rows_to",
     "set_values",
@@ -80,6 +83,27 @@ def found(row: _R | None, what: str, key: object) -> _R:
 def set_values(**values: object) -> dict[str, object]:
     """The fields of a partial update that are set (not :data:`UNSET`)."""
     return {key: value for key, value in values.items() if value is not UNSET}
+
+
+#: Validators of writable fields by name: ``check(value, field_name)`` returns the
+#: value to store or raises ValidationError naming the field.
+Checks: TypeAlias = Mapping[str, Callable[[Any, str], object]]
+
+
+def checked(fields: Mapping[str, object], checks: Checks) -> dict[str, object]:
+    """Every field of ``fields`` validated by its check."""
+    return {key: checks[key](value, key) for key, value in fields.items()}
+
+
+def patch(fields: Mapping[str, object], checks: Checks) -> dict[str, object]:
+    """The validated fields of a partial update: those not :data:`UNSET`.
+
+    Raises ValidationError when nothing would change.
+    """
+    changes = checked(set_values(**fields), checks)
+    if not changes:
+        raise ValidationError(f"nothing to update: give at least one of {', '.join(checks)}")
+    return changes
 
 
 def rows_to(record: Callable[..., _R], rows: Sequence[AnyRow]) -> tuple[_R, ...]:

@@ -12,7 +12,7 @@ happen one after the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 import attrs
@@ -33,7 +33,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for, found, row_to, set_values
+from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
 from gearbox_db.errors import InvalidReferenceError, InvalidStateError, ValidationError
 from gearbox_db.records import Candidate
 from gearbox_db.schema import CANDIDATE_STATUSES, thread_candidates, threads
@@ -67,7 +67,7 @@ def _status(value: object, field: str) -> str:
 
 
 #: The validator of each field a caller may set on a candidate.
-_CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
+_CHECKS: Checks = {
     "name": v.name,
     "weight_grams": v.weight,
     "price_cents": v.price,
@@ -80,10 +80,6 @@ _CHECKS: Final[dict[str, Callable[[object, str], object]]] = {
     "pros": v.optional_text,
     "cons": v.optional_text,
 }
-
-
-def _checked(fields: dict[str, object]) -> dict[str, object]:
-    return {key: _CHECKS[key](value, key) for key, value in fields.items()}
 
 
 def lock_thread(thread_id: int) -> Select[Any]:
@@ -109,15 +105,16 @@ def add(thread_id: int, fields: dict[str, object]) -> Insert:
     """Insert a candidate last in its thread (``sort_order`` = max + 1, or 0 in
     an empty thread); without a ``category_id`` it takes the thread's."""
     thread_key = v.identifier(thread_id, "thread_id")
-    checked = _checked({k: x for k, x in fields.items() if k != "category_id" or x is not None})
-    if "category_id" not in checked:
+    given = {k: x for k, x in fields.items() if k != "category_id" or x is not None}
+    values = checked(given, _CHECKS)
+    if "category_id" not in values:
         own = select(threads.c.category_id).where(threads.c.id == thread_key)
-        checked["category_id"] = own.scalar_subquery()
+        values["category_id"] = own.scalar_subquery()
     last = select(func.coalesce(func.max(tc.sort_order) + 1.0, 0.0)).where(
         tc.thread_id == thread_key
     )
-    checked.update(thread_id=thread_key, sort_order=last.scalar_subquery())
-    return insert_(thread_candidates).values(checked).returning(*_COLUMNS)
+    values.update(thread_id=thread_key, sort_order=last.scalar_subquery())
+    return insert_(thread_candidates).values(values).returning(*_COLUMNS)
 
 
 def to_candidate(row: AnyRow | None, key: object) -> Candidate:
@@ -127,9 +124,7 @@ def to_candidate(row: AnyRow | None, key: object) -> Candidate:
 
 def update(candidate_id: int, **fields: object) -> Update:
     """Change some fields of a candidate (fields :data:`UNSET` are left alone)."""
-    changes = _checked(set_values(**fields))
-    if not changes:
-        raise ValidationError("nothing to update: give at least one field")
+    changes = patch(fields, _CHECKS)
     return (
         update_(thread_candidates)
         .where(tc.id == v.identifier(candidate_id, "candidate_id"))

@@ -22,8 +22,8 @@ from sqlalchemy import update as update_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for, row_to, rows_to, set_values
-from gearbox_db.errors import InvalidStateError, ValidationError
+from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, patch, row_to, rows_to
+from gearbox_db.errors import InvalidStateError
 from gearbox_db.records import Category, CategorySummary
 from gearbox_db.schema import UNCATEGORIZED, categories, items, thread_candidates, threads
 
@@ -44,6 +44,7 @@ __all__ = [
 
 c = categories.c
 _COLUMNS = columns_for(Category, categories)
+_CHECKS: Checks = {"name": v.name, "icon": v.name}
 
 
 def get(category_id: int) -> Select[Any]:
@@ -87,7 +88,7 @@ def to_summaries(rows: Any) -> tuple[CategorySummary, ...]:
 
 def create(name: str, icon: str) -> Insert:
     """Insert a category."""
-    values = {"name": v.name(name), "icon": v.name(icon, "icon")}
+    values = checked({"name": name, "icon": icon}, _CHECKS)
     return insert_(categories).values(values).returning(*_COLUMNS)
 
 
@@ -102,13 +103,7 @@ def lock(category_id: int) -> Select[Any]:
 
 def update(category_id: int, *, name: object, icon: object) -> Update:
     """Rename and/or re-icon a category (fields :data:`UNSET` are left alone)."""
-    values = set_values(name=name, icon=icon)
-    if "name" in values:
-        values["name"] = v.name(values["name"])
-    if "icon" in values:
-        values["icon"] = v.name(values["icon"], "icon")
-    if not values:
-        raise ValidationError("nothing to update: give name and/or icon")
+    values = patch({"name": name, "icon": icon}, _CHECKS)
     return update_(categories).where(c.id == category_id).values(values).returning(*_COLUMNS)
 
 

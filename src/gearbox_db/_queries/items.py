@@ -9,8 +9,6 @@ JOIN categories``). Listings are built in :mod:`.item_pages`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any, Final
 
 import attrs
@@ -28,8 +26,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, found, row_to, set_values
-from gearbox_db.errors import ValidationError
+from gearbox_db._queries._common import AnyRow, Checks, checked, found, patch, row_to
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, items
 
@@ -53,16 +50,16 @@ k = categories.c
 
 
 #: Validators of the writable fields (each raises ValidationError naming its field).
-_FIELDS: Final[Mapping[str, Callable[[object], object]]] = {
+_FIELDS: Checks = {
     "name": v.name,
-    "category_id": partial(v.identifier, field="category_id"),
+    "category_id": v.identifier,
     "weight_grams": v.weight,
     "price_cents": v.price,
     "quantity": v.quantity,
-    "notes": partial(v.optional_text, field="notes"),
-    "product_url": partial(v.optional_text, field="product_url"),
-    "image_filename": partial(v.optional_text, field="image_filename"),
-    "image_source_url": partial(v.optional_text, field="image_source_url"),
+    "notes": v.optional_text,
+    "product_url": v.optional_text,
+    "image_filename": v.optional_text,
+    "image_source_url": v.optional_text,
 }
 #: Columns a duplicate copies (everything but the id and the timestamps).
 _COPIED: Final = [column for column in items.c if column.name in _FIELDS]
@@ -92,10 +89,6 @@ def with_category(written: FromClause) -> Select[Any]:
     )
 
 
-def _checked(values: Mapping[str, object]) -> dict[str, object]:
-    return {key: _FIELDS[key](value) for key, value in values.items()}
-
-
 def get(item_id: int) -> Select[Any]:
     """The item with id ``item_id``."""
     return select(*COLUMNS).select_from(JOINED).where(c.id == v.identifier(item_id, "item_id"))
@@ -108,15 +101,13 @@ def to_item(row: AnyRow | None, key: object) -> Item:
 
 def create(**fields: object) -> Select[Any]:
     """Insert an item (``fields``: the writable columns) and return it with its category."""
-    inserted = insert_(items).values(_checked(fields)).returning(*items.c).cte("inserted")
+    inserted = insert_(items).values(checked(fields, _FIELDS)).returning(*items.c).cte("inserted")
     return with_category(inserted)
 
 
 def update(item_id: int, **fields: object) -> Select[Any]:
     """Change the fields that are not :data:`UNSET` (``None`` clears an optional one)."""
-    changes = _checked(set_values(**fields))
-    if not changes:
-        raise ValidationError(f"nothing to update: give at least one of {', '.join(_FIELDS)}")
+    changes = patch(fields, _FIELDS)
     updated = (
         update_(items)
         .where(c.id == v.identifier(item_id, "item_id"))

@@ -24,13 +24,12 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for, found, row_to, set_values
+from gearbox_db._queries._common import AnyRow, Checks, columns_for, found, patch, row_to
 from gearbox_db.errors import (
     ConcurrencyError,
     InvalidReferenceError,
     InvalidStateError,
     NotFoundError,
-    ValidationError,
 )
 from gearbox_db.records import (
     Candidate,
@@ -135,15 +134,12 @@ def to_summaries(rows: Sequence[AnyRow]) -> tuple[ThreadSummary, ...]:
     return tuple(ThreadSummary(Thread(*row[:_THREAD_WIDTH]), row[_THREAD_WIDTH]) for row in rows)
 
 
+_UPDATE_CHECKS: Checks = {"name": v.name, "category_id": v.identifier}
+
+
 def update(thread_id: int, *, name: object, category_id: object) -> Update:
     """Rename a thread and/or change its category (fields :data:`UNSET` are left alone)."""
-    values = set_values(name=name, category_id=category_id)
-    if "name" in values:
-        values["name"] = v.name(values["name"])
-    if "category_id" in values:
-        values["category_id"] = v.identifier(values["category_id"], "category_id")
-    if not values:
-        raise ValidationError("nothing to update: give name and/or category_id")
+    values = patch({"name": name, "category_id": category_id}, _UPDATE_CHECKS)
     return update_(threads).where(t.id == _thread_id(thread_id)).values(values).returning(*_COLUMNS)
 
 
