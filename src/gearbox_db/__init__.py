@@ -18,6 +18,7 @@ from gearbox_db._async.database import AsyncDatabase, AsyncTransaction
 from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db._sync.database import Database, Transaction
 from gearbox_db.errors import (
+    AuthorizationError,
     ConcurrencyError,
     ConfigurationError,
     ConflictError,
@@ -34,6 +35,7 @@ __all__ = [
     "UNSET",
     "AsyncDatabase",
     "AsyncTransaction",
+    "AuthorizationError",
     "ConcurrencyError",
     "ConfigurationError",
     "ConflictError",

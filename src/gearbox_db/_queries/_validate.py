@@ -120,12 +120,16 @@ def choice(value: object, allowed: Collection[_T], field: str) -> _T:
     return value  # type: ignore[return-value]
 
 
+_LONGEST: Final = timedelta(days=36525)
+
+
 def duration(value: object, field: str) -> timedelta:
-    """A positive ``timedelta`` (a lifetime, an interval)."""
+    """A positive ``timedelta`` (a lifetime, an interval) of at most 100 years
+    (longer ones would overflow PostgreSQL's timestamps)."""
     if not isinstance(value, timedelta):
         raise ValidationError(f"{field} must be a timedelta, got {type(value).__name__}")
-    if value <= timedelta(0):
-        raise ValidationError(f"{field} must be positive, got {value}")
+    if not timedelta(0) < value <= _LONGEST:
+        raise ValidationError(f"{field} must be positive and at most 100 years, got {value}")
     return value
 
 

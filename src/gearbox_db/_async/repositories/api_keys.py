@@ -1,14 +1,39 @@
-"""The api_keys repository (async source of the generated sync one)."""
+"""The API keys repository (async source of the generated sync one)."""
 
 from __future__ import annotations
 
 from gearbox_db._async.executor import AsyncExecutor
-from gearbox_db._queries._common import Clock
+from gearbox_db._queries import api_keys as q
+from gearbox_db._queries._common import Clock, now
+from gearbox_db.records import ApiKey, NewApiKey, User
 
 
 class AsyncApiKeyRepository:
-    """Placeholder: filled in by the accounts work."""
+    """API keys of users. A key (``gb_`` + 256 random bits) is returned once, by
+    :meth:`create`; the database keeps its SHA-256 and its first 8 characters
+    (``ApiKey.key_prefix``, to show which key is which). Keys do not expire."""
 
     def __init__(self, executor: AsyncExecutor, clock: Clock | None) -> None:
         self._x = executor
         self._clock = clock
+
+    async def create(self, user_id: int, *, name: str) -> NewApiKey:
+        """A new key of the user, named ``name``; the raw key is ``NewApiKey.key``,
+        which cannot be recovered later (InvalidReferenceError if the user does
+        not exist; ValidationError for a blank name or NUL in it)."""
+        statement, key = q.create(user_id, name)
+        return q.to_new_key(await self._x.first(statement), key)
+
+    async def authenticate(self, raw_key: str) -> User | None:
+        """The user of the key ``raw_key`` (``None`` if no such key), recording the
+        time of use in ``last_used_at``; one statement."""
+        return q.to_user(await self._x.first(q.authenticate(raw_key, now(self._clock))))
+
+    async def list_for_user(self, user_id: int) -> tuple[ApiKey, ...]:
+        """The user's keys, oldest first (without the keys themselves)."""
+        return q.to_keys(await self._x.all(q.list_for_user(user_id)))
+
+    async def delete(self, key_id: int, *, user_id: int | None = None) -> None:
+        """Delete a key; with ``user_id``, only if it is that user's (NotFoundError
+        if there is no such key, or it belongs to someone else)."""
+        q.deleted(await self._x.rowcount(q.delete(key_id, user_id)), key_id)

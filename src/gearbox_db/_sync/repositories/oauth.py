@@ -4,13 +4,180 @@
 
 from __future__ import annotations
 
-from gearbox_db._queries._common import Clock
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Final
+
+from gearbox_db import _secrets
+from gearbox_db._queries import oauth as q
+from gearbox_db._queries import oauth_tokens as qt
+from gearbox_db._queries._common import Clock, now
 from gearbox_db._sync.executor import Executor
+from gearbox_db.records import AccessGrant, IssuedTokens, OAuthClient
+
+#: Lifetime of an authorization code (RFC 6749 section 4.1.2: 10 minutes at most).
+DEFAULT_CODE_TTL: Final = timedelta(minutes=10)
+#: Lifetimes of an access token and of a refresh token.
+DEFAULT_ACCESS_TTL: Final = timedelta(hours=1)
+DEFAULT_REFRESH_TTL: Final = timedelta(days=30)
 
 
 class OAuthRepository:
-    """Placeholder: filled in by the accounts work."""
+    """OAuth 2.1 for the MCP server: clients, authorization codes with PKCE (S256
+    only), access and refresh tokens with rotation and reuse detection.
+
+    Codes and tokens are returned raw once and stored as SHA-256 only. A
+    credential that grants nothing raises :class:`~gearbox_db.errors.AuthorizationError`
+    (OAuth's ``invalid_grant``). Expiry is judged by the database's clock, or by
+    the clock the database object was given.
+    """
 
     def __init__(self, executor: Executor, clock: Clock | None) -> None:
         self._x = executor
         self._clock = clock
+
+    def register_client(
+        self, client_id: str, *, redirect_uris: Sequence[str], client_name: str | None = None
+    ) -> OAuthClient:
+        """A new client (ConflictError if ``client_id`` is taken). ``redirect_uris``:
+        at least one absolute URI without fragment; ``https``, a private-use
+        scheme, or ``http`` on a loopback host (ValidationError otherwise)."""
+        statement = q.register_client(client_id, client_name, redirect_uris)
+        return q.to_client(self._x.first(statement), client_id)
+
+    def get_client(self, client_id: str) -> OAuthClient:
+        """The client ``client_id`` (NotFoundError if none)."""
+        return q.to_client(self._x.first(q.get_client(client_id)), client_id)
+
+    def issue_code(
+        self,
+        client_id: str,
+        user_id: int,
+        *,
+        redirect_uri: str,
+        code_challenge: str,
+        code_challenge_method: str = "S256",
+        scope: str | None = None,
+        ttl: timedelta = DEFAULT_CODE_TTL,
+    ) -> str:
+        """A new authorization code (raw, returned this once) for the user and client.
+
+        ``redirect_uri`` must equal one of the client's registered URIs exactly
+        (AuthorizationError otherwise); ``code_challenge`` is the client's S256
+        PKCE challenge (``plain`` is refused: ValidationError).
+        InvalidReferenceError for an unknown client or user. One statement.
+        """
+        statement, code = q.issue_code(
+            client_id,
+            user_id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            code_challenge_method=code_challenge_method,
+            scope=scope,
+            ttl=ttl,
+            now=now(self._clock),
+        )
+        q.check_issued(self._x.first(statement), client_id)
+        return code
+
+    def redeem_code(
+        self,
+        raw_code: str,
+        *,
+        client_id: str,
+        redirect_uri: str,
+        code_verifier: str,
+        access_ttl: timedelta = DEFAULT_ACCESS_TTL,
+        refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
+    ) -> IssuedTokens:
+        """Exchange a code for a new access + refresh token pair (a new family).
+
+        The code is marked used by one atomic statement, only if it is unused,
+        unexpired, and was issued to ``client_id`` with this ``redirect_uri``: of
+        concurrent redemptions exactly one succeeds. Then the PKCE verifier must
+        match the code's S256 challenge; if it does not, the code stays used
+        (burnt: RFC 6749 section 10.5 wants a code usable once, and a thief
+        holding a code without its verifier must not get to try again). Every
+        failure is an AuthorizationError; ValidationError for a malformed
+        verifier (checked before the code is touched).
+        """
+        verifier = _secrets.check_code_verifier(code_verifier)
+        ttls = (access_ttl, refresh_ttl)
+        redemption = q.redeem_code(raw_code, client_id, redirect_uri, ttls, now(self._clock))
+        user_id, scope = q.check_redeemed(self._x.first(redemption), verifier)
+        return self.issue_tokens(
+            client_id, user_id, scope=scope, access_ttl=access_ttl, refresh_ttl=refresh_ttl
+        )
+
+    def issue_tokens(
+        self,
+        client_id: str,
+        user_id: int,
+        *,
+        scope: str | None = None,
+        access_ttl: timedelta = DEFAULT_ACCESS_TTL,
+        refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
+    ) -> IssuedTokens:
+        """A new access + refresh token pair heading a new family (``family_id`` is
+        its own id), raw once (InvalidReferenceError for an unknown client or user).
+        :meth:`redeem_code` calls this; call it directly only for grants that do
+        not go through a code."""
+        ttls = (access_ttl, refresh_ttl)
+        statement, access, refresh = qt.issue_tokens(
+            client_id, user_id, scope, ttls, now(self._clock)
+        )
+        issued = qt.to_issued(self._x.first(statement), access, refresh)
+        assert issued is not None  # an INSERT ... SELECT of one row
+        return issued
+
+    def validate_access(self, raw_access_token: str) -> AccessGrant | None:
+        """The user and token of ``raw_access_token``; ``None`` if it is unknown,
+        expired or revoked. One statement."""
+        statement = qt.validate_access(raw_access_token, now(self._clock))
+        return qt.to_grant(self._x.first(statement))
+
+    def refresh(
+        self,
+        raw_refresh_token: str,
+        *,
+        client_id: str,
+        access_ttl: timedelta = DEFAULT_ACCESS_TTL,
+        refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
+    ) -> IssuedTokens:
+        """Rotate: a new token pair in the same family; the presented refresh token
+        and its access token stop working. One atomic statement: of concurrent
+        refreshes with one token exactly one succeeds.
+
+        Fails with AuthorizationError if the token is unknown, expired, or of
+        another client. Presenting a token that was already rotated (or revoked)
+        is reuse (RFC 9700 section 4.14.2): every token of its family is revoked,
+        including the newest, before AuthorizationError is raised. Two refreshes
+        racing with one token are indistinguishable from theft, so the loser's
+        attempt revokes the winner's new tokens too: a client must not refresh
+        concurrently.
+        """
+        ttls = (access_ttl, refresh_ttl)
+        statement, access, refresh = qt.refresh(
+            raw_refresh_token, client_id, ttls, now(self._clock)
+        )
+        issued = qt.to_issued(self._x.first(statement), access, refresh)
+        if issued is not None:
+            return issued
+        raise qt.reuse_error(self._x.first(qt.reuse(raw_refresh_token)))
+
+    def revoke(self, raw_token: str) -> bool:
+        """Revoke the token whose access or refresh token is ``raw_token``, and every
+        token of its family (RFC 7009); whether anything was revoked (an unknown or
+        already revoked token is not an error)."""
+        return self._x.rowcount(qt.revoke(raw_token)) > 0
+
+    def revoke_client(self, client_id: str) -> int:
+        """Revoke every token of the client and burn its unused codes (one
+        statement); how many tokens were revoked."""
+        return self._x.rowcount(q.revoke_client(client_id))
+
+    def purge_expired(self) -> int:
+        """Delete expired codes and tokens whose access and refresh tokens have both
+        expired; how many rows (codes + tokens). A rotated token is kept until its
+        refresh token expires, so that its reuse is still detected."""
+        return int(self._x.scalar(q.purge_expired(now(self._clock))))

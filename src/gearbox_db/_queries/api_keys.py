@@ -1,0 +1,97 @@
+"""Statements and mappers of the API keys repository.
+
+The database keeps a key's SHA-256 (hex) and its first 8 characters, never
+the key itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import ColumnElement, Delete, Insert, Select, Update, select
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db import _secrets
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, columns_for, found, rows_to
+from gearbox_db._queries.users import USER_COLUMNS
+from gearbox_db.records import ApiKey, NewApiKey, User
+from gearbox_db.schema import api_keys, users
+
+__all__ = [
+    "PREFIX_LENGTH",
+    "authenticate",
+    "create",
+    "delete",
+    "deleted",
+    "list_for_user",
+    "to_keys",
+    "to_new_key",
+    "to_user",
+]
+
+k = api_keys.c
+_COLUMNS = columns_for(ApiKey, api_keys)
+#: Characters of a key kept for display (``gb_`` and 5 random characters).
+PREFIX_LENGTH: Final = 8
+
+
+def create(user_id: int, name: str) -> tuple[Insert, str]:
+    """Insert a new key of ``user_id``; also the raw key."""
+    key = _secrets.new_api_key()
+    statement = insert_(api_keys).values(
+        user_id=v.identifier(user_id, "user_id"),
+        name=v.name(name),
+        key_hash=_secrets.sha256_hex(key),
+        key_prefix=key[:PREFIX_LENGTH],
+    )
+    return statement.returning(*_COLUMNS), key
+
+
+def to_new_key(row: AnyRow | None, key: str) -> NewApiKey:
+    """The key of ``row`` (an INSERT always returns one) with the raw key."""
+    assert row is not None
+    return NewApiKey(ApiKey(*row), key)
+
+
+def authenticate(raw_key: str, now: ColumnElement[datetime]) -> Update:
+    """Record the use of the key ``raw_key`` and return its user: one statement
+    (``UPDATE api_keys ... FROM users ... RETURNING`` the user)."""
+    return (
+        update_(api_keys)
+        .where(k.key_hash == _secrets.sha256_hex(raw_key, "key"), users.c.id == k.user_id)
+        .values(last_used_at=now)
+        .returning(*USER_COLUMNS)
+    )
+
+
+def to_user(row: AnyRow | None) -> User | None:
+    """The user of an :func:`authenticate` row, ``None`` for an unknown key."""
+    return None if row is None else User(*row)
+
+
+def list_for_user(user_id: int) -> Select[Any]:
+    """The keys of a user, oldest first."""
+    user = v.identifier(user_id, "user_id")
+    return select(*_COLUMNS).where(k.user_id == user).order_by(k.created_at, k.id)
+
+
+def to_keys(rows: Any) -> tuple[ApiKey, ...]:
+    """Map the rows of :func:`list_for_user`."""
+    return rows_to(ApiKey, rows)
+
+
+def delete(key_id: int, user_id: int | None) -> Delete:
+    """Delete a key (only if it belongs to ``user_id``, when given)."""
+    statement = delete_(api_keys).where(k.id == v.identifier(key_id, "key_id"))
+    if user_id is not None:
+        statement = statement.where(k.user_id == v.identifier(user_id, "user_id"))
+    return statement
+
+
+def deleted(count: int, key_id: int) -> None:
+    """Raise NotFoundError when the delete found nothing."""
+    found(count or None, "API key", key_id)

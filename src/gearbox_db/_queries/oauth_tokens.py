@@ -1,0 +1,221 @@
+"""Statements and mappers of the OAuth repository: access and refresh tokens
+(RFC 6749, OAuth 2.1, RFC 7009, RFC 9700).
+
+Tokens are stored as SHA-256 (hex) only. Every expiry is judged by ``now``:
+the injected clock's time, else the database's ``now()``. Refreshing is one
+statement: an ``UPDATE`` that revokes the presented token's row only if it is
+still current, feeding the ``INSERT`` of its successor (same ``family_id``):
+of concurrent refreshes exactly one rotates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Insert,
+    Select,
+    Text,
+    Update,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db import _secrets
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, columns_for
+from gearbox_db._queries.users import USER_COLUMNS
+from gearbox_db.errors import AuthorizationError
+from gearbox_db.records import AccessGrant, IssuedTokens, OAuthToken, User
+from gearbox_db.schema import oauth_tokens, users
+
+__all__ = [
+    "issue_tokens",
+    "refresh",
+    "reuse",
+    "reuse_error",
+    "revoke",
+    "to_grant",
+    "to_issued",
+    "validate_access",
+]
+
+Now = ColumnElement[datetime]
+t = oauth_tokens.c
+_TOKEN_COLUMNS = columns_for(OAuthToken, oauth_tokens)
+# Columns an INSERT of tokens fills, in this order.
+_TOKEN_INSERT = (
+    "id",
+    "family_id",
+    "access_token_hash",
+    "refresh_token_hash",
+    "client_id",
+    "user_id",
+    "scope",
+    "expires_at",
+    "refresh_expires_at",
+)
+
+
+def _client_id(client_id: object) -> str:
+    return v.name(client_id, "client_id")
+
+
+def _token_values(
+    ttls: tuple[timedelta, timedelta], now: Now
+) -> tuple[list[ColumnElement[Any]], str, str]:
+    """Hashes and expiries of a fresh access + refresh token; also both raw tokens."""
+    access, refresh = _secrets.new_token(), _secrets.new_token()
+    access_ttl, refresh_ttl = v.duration(ttls[0], "access_ttl"), v.duration(ttls[1], "refresh_ttl")
+    hashes = [literal(_secrets.sha256_hex(raw), Text) for raw in (access, refresh)]
+    return [*hashes, now + access_ttl, now + refresh_ttl], access, refresh
+
+
+def _insert(values: Select[Any], *ctes: Any) -> Insert:
+    statement = insert_(oauth_tokens).from_select(list(_TOKEN_INSERT), values)
+    for cte in ctes:
+        statement = statement.add_cte(cte)
+    return statement.returning(*_TOKEN_COLUMNS)
+
+
+def issue_tokens(
+    client_id: str,
+    user_id: int,
+    scope: str | None,
+    ttls: tuple[timedelta, timedelta],
+    now: Now,
+) -> tuple[Insert, str, str]:
+    """Insert a new token pair heading a new family (``family_id`` = its own id,
+    drawn from the identity's sequence in the same statement); also both raw tokens."""
+    (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
+        ttls, now
+    )
+    sequence = func.pg_get_serial_sequence(oauth_tokens.name, "id")
+    new_id = select(func.nextval(sequence).label("id")).cte("new_id")
+    values = select(
+        new_id.c.id,
+        new_id.c.id,
+        access_hash,
+        refresh_hash,
+        literal(_client_id(client_id), Text),
+        literal(v.identifier(user_id, "user_id"), BigInteger),
+        literal(v.optional_text(scope, "scope"), Text),
+        expires,
+        refresh_expires,
+    )
+    return _insert(values), access_raw, refresh_raw
+
+
+def refresh(
+    raw_refresh: str, client_id: str, ttls: tuple[timedelta, timedelta], now: Now
+) -> tuple[Insert, str, str]:
+    """Rotate: revoke the presented refresh token's row if it is current (not
+    revoked, unexpired, this client's) and insert its successor in the same
+    family, in one statement; also both new raw tokens."""
+    rotated = (
+        update_(oauth_tokens)
+        .where(
+            t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"),
+            t.client_id == _client_id(client_id),
+            t.revoked.is_(False),
+            t.refresh_expires_at > now,
+        )
+        .values(revoked=True)
+        .returning(t.client_id, t.user_id, t.scope, t.family_id)
+        .cte("rotated")
+    )
+    (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
+        ttls, now
+    )
+    r = rotated.c
+    values = select(
+        func.nextval(func.pg_get_serial_sequence(oauth_tokens.name, "id")),
+        r.family_id,
+        access_hash,
+        refresh_hash,
+        r.client_id,
+        r.user_id,
+        r.scope,
+        expires,
+        refresh_expires,
+    )
+    return _insert(values, rotated), access_raw, refresh_raw
+
+
+def to_issued(row: AnyRow | None, access: str, refresh: str) -> IssuedTokens | None:
+    """The tokens of an INSERT's row with both raw tokens (``None``: nothing inserted)."""
+    return None if row is None else IssuedTokens(OAuthToken(*row), access, refresh)
+
+
+def reuse(raw_refresh: str) -> Select[Any]:
+    """Reuse detection (RFC 9700 section 4.14.2): if ``raw_refresh`` belongs to a
+    revoked (rotated) row, revoke every token of its family. One statement, whose
+    row says whether it was such a token and how many tokens it revoked."""
+    reused = (
+        select(t.family_id)
+        .where(t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"))
+        .where(t.revoked.is_(True))
+        .cte("reused")
+    )
+    revoked = _revoke_families(select(reused.c.family_id)).returning(t.id).cte("family_revoked")
+    return select(
+        select(func.count()).select_from(reused).scalar_subquery(),
+        select(func.count()).select_from(revoked).scalar_subquery(),
+    )
+
+
+def _revoke_families(families: Select[Any]) -> Update:
+    return (
+        update_(oauth_tokens)
+        .where(t.family_id.in_(families), t.revoked.is_(False))
+        .values(revoked=True)
+    )
+
+
+def reuse_error(row: AnyRow | None) -> AuthorizationError:
+    """The error to raise after :func:`reuse` (whether or not it was a reuse)."""
+    if row is not None and row[0]:
+        return AuthorizationError(
+            "refresh token reuse: it had already been rotated; every token of its "
+            f"family is now revoked ({row[1]} were still live)"
+        )
+    return AuthorizationError(
+        "the refresh token is unknown, expired, or was issued to another client"
+    )
+
+
+def validate_access(raw_access: str, now: Now) -> Select[Any]:
+    """The token and user of an unrevoked, unexpired access token."""
+    return (
+        select(*_TOKEN_COLUMNS, *USER_COLUMNS)
+        .select_from(oauth_tokens.join(users, users.c.id == t.user_id))
+        .where(
+            t.access_token_hash == _secrets.sha256_hex(raw_access, "access_token"),
+            t.revoked.is_(False),
+            t.expires_at > now,
+        )
+    )
+
+
+def to_grant(row: AnyRow | None) -> AccessGrant | None:
+    """The grant of a :func:`validate_access` row (``None``: the token grants nothing)."""
+    if row is None:
+        return None
+    split = len(_TOKEN_COLUMNS)
+    return AccessGrant(User(*row[split:]), OAuthToken(*row[:split]))
+
+
+def revoke(raw_token: str) -> Update:
+    """Revoke the family of the token whose access or refresh token is ``raw_token``."""
+    token_hash = _secrets.sha256_hex(raw_token)
+    families = select(t.family_id).where(
+        or_(t.access_token_hash == token_hash, t.refresh_token_hash == token_hash)
+    )
+    return _revoke_families(families)

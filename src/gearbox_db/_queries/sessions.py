@@ -1,0 +1,104 @@
+"""Statements and mappers of the sessions repository.
+
+A session's token exists only in the caller's hands; the table keys the
+session by the token's SHA-256 (hex). Every expiry is judged by ``now``: the
+injected clock's time, else the database's ``now()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Delete, Insert, Select, select
+from sqlalchemy import delete as delete_
+from sqlalchemy import insert as insert_
+from sqlalchemy import update as update_
+
+from gearbox_db import _secrets
+from gearbox_db._queries import _validate as v
+from gearbox_db._queries._common import AnyRow, columns_for
+from gearbox_db._queries.users import USER_COLUMNS
+from gearbox_db.records import NewSession, Session, User
+from gearbox_db.schema import sessions, users
+
+__all__ = [
+    "create",
+    "delete",
+    "delete_all_for_user",
+    "purge_expired",
+    "to_new_session",
+    "to_user",
+    "validate",
+]
+
+s = sessions.c
+_COLUMNS = columns_for(Session, sessions)
+
+Now = ColumnElement[datetime]
+
+
+def create(user_id: int, ttl: timedelta, now: Now) -> tuple[Insert, str]:
+    """Insert a session for ``user_id`` expiring ``ttl`` after ``now``; also the raw token."""
+    token = _secrets.new_token()
+    statement = insert_(sessions).values(
+        token_hash=_secrets.sha256_hex(token),
+        user_id=v.identifier(user_id, "user_id"),
+        expires_at=now + v.duration(ttl, "ttl"),
+    )
+    return statement.returning(*_COLUMNS), token
+
+
+def to_new_session(row: AnyRow | None, token: str) -> NewSession:
+    """The session of ``row`` (an INSERT always returns one) with its raw token."""
+    assert row is not None
+    return NewSession(Session(*row), token)
+
+
+def validate(
+    raw_token: str, now: Now, *, renew_to: timedelta | None, renew_every: timedelta
+) -> Select[Any]:
+    """The user of the unexpired session of ``raw_token``: one statement.
+
+    With ``renew_to``, the same statement also moves the session's expiry to
+    ``now + renew_to`` when it is earlier than ``now + renew_to - renew_every``
+    (so at most once per ``renew_every``, and never backwards). The SELECT
+    sees the row as it was before that UPDATE, which keeps it valid.
+    """
+    token_hash = _secrets.sha256_hex(raw_token)
+    statement = (
+        select(*USER_COLUMNS)
+        .select_from(sessions.join(users, users.c.id == s.user_id))
+        .where(s.token_hash == token_hash, s.expires_at > now)
+    )
+    if renew_to is None:
+        return statement
+    target = now + v.duration(renew_to, "renew_to")
+    renewal = (
+        update_(sessions)
+        .where(s.token_hash == token_hash, s.expires_at > now)
+        .where(s.expires_at < target - v.duration(renew_every, "renew_every"))
+        .values(expires_at=target)
+        .cte("renewed")
+    )
+    return statement.add_cte(renewal)
+
+
+def to_user(row: AnyRow | None) -> User | None:
+    """The user of a :func:`validate` row, ``None`` if the token is unknown or expired."""
+    return None if row is None else User(*row)
+
+
+def delete(raw_token: str) -> Delete:
+    """Delete the session of ``raw_token`` (expired or not)."""
+    return delete_(sessions).where(s.token_hash == _secrets.sha256_hex(raw_token))
+
+
+def delete_all_for_user(user_id: int) -> Delete:
+    """Delete every session of a user."""
+    return delete_(sessions).where(s.user_id == v.identifier(user_id, "user_id"))
+
+
+def purge_expired(now: Now) -> Delete:
+    """Delete every session expired at ``now``."""
+    return delete_(sessions).where(s.expires_at <= now)
