@@ -30,7 +30,11 @@ SECRET = "s3cr3t-Pw"
 UNREACHABLE = f"postgresql://app:{SECRET}@127.0.0.1:1/gearbox"
 UNREACHABLE_QUERY_PASSWORD = f"postgresql://app@127.0.0.1:1/gearbox?password={SECRET}"
 COMMANDS = [command.name for command in cli.SUBCOMMANDS]
-ARGS: dict[str, list[str]] = {"downgrade": ["base"]}  # arguments a command needs
+SAMPLE = str(Path(__file__).parent.parent / "examples" / "gearbox-sample.db")
+ARGS: dict[str, list[str]] = {  # arguments a command needs
+    "downgrade": ["base"],
+    "import-sqlite": [SAMPLE],
+}
 _REAL_EMBEDDED_START = embedded.start
 
 

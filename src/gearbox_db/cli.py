@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NoReturn
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import attrs
 
 from gearbox_db import __version__, embedded, migrations
+from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db._url import mask, to_sqlalchemy_url
 from gearbox_db.errors import GearboxDBError
+from gearbox_db.importer import cli as import_cli
 
-__all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main", "redact"]
+__all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 
 #: Name of the program in messages, whichever way it was started.
 PROG: Final = "gearbox-db"
@@ -38,12 +38,6 @@ _URL_ENV: Final = "DATABASE_URL"
 _EXIT_OK: Final = 0
 _EXIT_FAILED: Final = 1
 _EXIT_INTERRUPTED: Final = 130
-
-# user:password@ of any URL, and password=... of a query string or libpq conninfo.
-_URL_PASSWORD: Final = re.compile(r"(://[^\s:/@]*:)[^\s/]*@")
-_KEY_PASSWORD: Final = re.compile(r"(password=)('[^']*'|[^\s&]*)", re.IGNORECASE)
-
-_BACKGROUND: Final = re.compile(r"\s*\(Background on this error at: \S+\)")
 
 Handler = Callable[[argparse.Namespace, str], int]
 
@@ -72,29 +66,6 @@ class Subcommand:
 # --- output -------------------------------------------------------------------
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with passwords replaced by ``***``: those of URLs in it, and ``secrets``."""
-    for secret in filter(None, secrets):  # standalone only: password "b" keeps "database"
-        text = re.sub(rf"(?<![^\W_]){re.escape(secret)}(?![^\W_])", "***", text)
-    text = _URL_PASSWORD.sub(r"\1***@", text)
-    return _KEY_PASSWORD.sub(r"\1***", text)
-
-
-def _secrets_of(url: str | None) -> set[str]:
-    """The password of ``url`` as written and decoded (from userinfo or ``?password=``)."""
-    if not url:
-        return set()
-    parts = urlsplit(url)
-    found = {parts.password or ""} | set(parse_qs(parts.query).get("password", []))
-    return {form for secret in found if secret for form in (secret, unquote(secret))}
-
-
-def _one_line(message: str) -> str:
-    """``message`` on one line, without SQLAlchemy's link to its error catalogue."""
-    message = _BACKGROUND.sub("", message)
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
-
-
 def _say(message: str) -> None:
     print(f"{PROG}: {message}", file=sys.stderr)
 
@@ -108,7 +79,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         """Print the usage and the (redacted) message; exit 2."""
-        super().error(redact(message, _secrets_of(os.environ.get(_URL_ENV))))
+        super().error(redact(message, secrets_of(os.environ.get(_URL_ENV))))
 
 
 # --- choosing the database ----------------------------------------------------
@@ -289,6 +260,14 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         examples=f"{PROG} check --database-url postgresql://app@db/gearbox || alert-oncall",
         handler=_check,
     ),
+    Subcommand(
+        name=import_cli.NAME,
+        summary=import_cli.SUMMARY,
+        description=import_cli.DESCRIPTION,
+        examples=import_cli.EXAMPLES,
+        handler=import_cli.run,
+        arguments=import_cli.add_arguments,
+    ),
 )
 
 
@@ -326,7 +305,10 @@ def build_parser(commands: Iterable[Subcommand] = SUBCOMMANDS) -> argparse.Argum
     """The argument parser of ``gearbox-db`` with ``commands`` as its subcommands."""
     parser = _Parser(
         prog=PROG,
-        description="Schema migrations and checks of the GearBox PostgreSQL database.",
+        description=(
+            "Schema migrations, checks and the legacy SQLite import of the GearBox "
+            "PostgreSQL database."
+        ),
         epilog=f"example:\n  {PROG} upgrade && {PROG} current\n\n"
         f"exit codes: 0 done, 1 failed, 2 usage error; '{PROG} COMMAND --help' for details",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -341,7 +323,7 @@ def build_parser(commands: Iterable[Subcommand] = SUBCOMMANDS) -> argparse.Argum
 
 def _run(args: argparse.Namespace) -> int:
     """Run the parsed command; failures become one redacted error line and exit 1."""
-    secrets = _secrets_of(args.database_url) | _secrets_of(os.environ.get(_URL_ENV))
+    secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
         return handler(args, _database_url(args))
@@ -350,7 +332,7 @@ def _run(args: argparse.Namespace) -> int:
         return _EXIT_INTERRUPTED
     except Exception as exc:  # one line, never a traceback (it could hold a password)
         kind = "" if isinstance(exc, GearboxDBError) else f"unexpected {type(exc).__name__}: "
-        _say(f"error: {kind}{_one_line(redact(str(exc), secrets))}")
+        _say(f"error: {kind}{one_line(redact(str(exc), secrets))}")
         return _EXIT_FAILED
 
 

@@ -1,0 +1,128 @@
+"""``gearbox-db import-sqlite PATH [--dry-run] [--repair] [--replace] [--report FILE]``.
+
+The main CLI (:mod:`gearbox_db.cli`) resolves the database URL
+(``--database-url``, ``DATABASE_URL``, else the embedded server) and calls
+:func:`run` with it. :func:`register` adds the subcommand to any
+``argparse`` subparsers; :data:`SUMMARY`, :data:`DESCRIPTION`,
+:data:`EXAMPLES`, :func:`add_arguments` and :func:`run` are the pieces of a
+``gearbox_db.cli.Subcommand``.
+
+Exit codes: 0 imported (or, for a dry run, importable), 1 problems found and
+nothing written, or a failure (one ``gearbox-db: error: ...`` line), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from sqlalchemy.engine import make_url
+
+from gearbox_db.errors import GearboxDBError
+from gearbox_db.importer import ImportResult, for_stream, import_sqlite, write_report
+
+__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "register", "run"]
+
+NAME: Final = "import-sqlite"
+SUMMARY: Final = "import a legacy GearBox SQLite file (all or nothing)"
+DESCRIPTION: Final = (
+    "Import the legacy GearBox SQLite file PATH into the database, in one transaction. "
+    "The file is opened read-only and never modified. Every row is validated first and "
+    "every problem is listed; any problem means nothing is written (exit 1) unless "
+    "--repair applies the documented repairs. An empty database is first brought to the "
+    "schema head; one that already holds GearBox data is refused unless --replace."
+)
+EXAMPLES: Final = (
+    "gearbox-db import-sqlite examples/gearbox-sample.db\n"
+    "  gearbox-db import-sqlite ~/gearbox.db --dry-run --report problems.json\n"
+    "  gearbox-db import-sqlite ~/gearbox.db --repair --replace --database-url "
+    "postgresql://app@db/gearbox"
+)
+#: Problems printed on the terminal; the rest are counted (all go to --report).
+_SHOWN: Final = 50
+_EXIT_OK: Final = 0
+_EXIT_FAILED: Final = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``import-sqlite`` to ``parser``."""
+    parser.add_argument("path", metavar="PATH", type=Path, help="the legacy gearbox.db file")
+    parser.add_argument("--dry-run", action="store_true", help="validate and report, write nothing")
+    parser.add_argument(
+        "--repair", action="store_true", help="apply the documented repairs, listing each"
+    )
+    parser.add_argument(
+        "--replace", action="store_true", help="empty a database holding GearBox data first"
+    )
+    parser.add_argument(
+        "--report", metavar="FILE", type=Path, help="write the problems to FILE as JSON"
+    )
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``import-sqlite`` to ``subparsers`` (of ``ArgumentParser.add_subparsers``)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        NAME,
+        help=SUMMARY,
+        description=DESCRIPTION,
+        epilog=f"examples:\n  {EXAMPLES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+    return parser
+
+
+def _one_line(message: str, url: str) -> str:
+    """``message`` on one line, without the password of ``url``."""
+    password = make_url(url).password if "://" in url else None
+    if password:
+        message = message.replace(str(password), "***")
+    message = re.sub(r"\s*\(Background on this error at: \S+\)", "", message)
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _print_problems(result: ImportResult, out: TextIO) -> None:
+    for problem in result.problems[:_SHOWN]:
+        print(f"  {problem.line()}", file=out)
+    hidden = len(result.problems) - _SHOWN
+    if hidden > 0:
+        print(f"  ... and {hidden} more (all of them with --report FILE)", file=out)
+
+
+def _verdict(result: ImportResult) -> str:
+    count = len(result.problems)
+    found = f"{count} problem{'s' if count != 1 else ''}"
+    if result.written:
+        repaired = f", {found} repaired" if count else ""
+        return f"imported {result.rows_written} rows in {result.seconds:.2f} s{repaired}"
+    if result.dry_run and result.ok:
+        repaired = f"; {found} would be repaired" if count else ""
+        return f"dry run: the file can be imported ({result.rows_written} rows){repaired}"
+    return f"{found} found; nothing was written (use --repair to apply the repairs)"
+
+
+def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int:
+    """Run ``import-sqlite`` against the database at ``url``; return the exit code."""
+    out = out or sys.stdout
+    try:
+        result = import_sqlite(
+            args.path,
+            url,
+            repair=args.repair,
+            replace=args.replace,
+            dry_run=args.dry_run,
+            progress=for_stream(sys.stderr),
+        )
+    except GearboxDBError as exc:
+        print(f"gearbox-db: error: {_one_line(str(exc), url)}", file=sys.stderr)
+        return _EXIT_FAILED
+    if args.report is not None:
+        write_report(args.report, result.problems)
+    _print_problems(result, out)
+    print("\n".join(result.summary_lines()), file=out)
+    print(_verdict(result), file=out)
+    return _EXIT_OK if result.ok else _EXIT_FAILED
