@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 from gearbox_db import AsyncDatabase, ValidationError
@@ -198,3 +199,27 @@ async def test_created_sort_follows_creation_time(gearbox_database_url: str) -> 
         assert copy.updated_at == copy.created_at
         listed = await db.items.list(sort="created", descending=True)
         assert [i.id for i in listed.items] == [copy.id, first.id]
+
+
+async def test_listed_items_equal_the_items_got_one_by_one(db: AsyncDatabase) -> None:
+    """The listing reads the driver's plain tuples (no SQLAlchemy row processing):
+    its records must be exactly those of ``get``, which goes through SQLAlchemy's rows."""
+    category = await db.categories.create(name="Listing twins")
+    await db.items.create(name="Bare", category_id=category.id)
+    await db.items.create(
+        name="Full",
+        category_id=category.id,
+        weight_grams=0.1 + 0.2,
+        price_cents=2**31 - 1,
+        quantity=3,
+        notes="n\\o\ttes",
+        product_url="https://example.invalid/p?q=1",
+        image_filename="full.jpg",
+        image_source_url="https://example.invalid/full.jpg",
+    )
+    page = await db.items.list(category_id=category.id)
+    assert [item.name for item in page.items] == ["Bare", "Full"]
+    for item in page.items:
+        got = await db.items.get(item.id)
+        assert item == got
+        assert [type(v) for v in attrs.astuple(item)] == [type(v) for v in attrs.astuple(got)]

@@ -42,6 +42,21 @@ class AsyncExecutor:
             async with self._scope() as connection:
                 return (await connection.execute(statement)).all()
 
+    async def tuples(self, statement: Executable) -> Sequence[tuple[Any, ...]]:
+        """All rows of ``statement`` as the driver's plain tuples.
+
+        Skips SQLAlchemy's per-row work (a ``Row`` object per row, result
+        processors): for the hot listings, whose column types (text, numbers,
+        timestamps) psycopg already returns as the Python values we want.
+        """
+        with self._translated():
+            async with self._scope() as connection:
+                result = await connection.execute(statement)
+                try:
+                    return result.cursor.fetchall()
+                finally:
+                    result.close()
+
     async def first(self, statement: Executable) -> AnyRow | None:
         """The first row of ``statement``, or ``None``."""
         with self._translated():

@@ -34,7 +34,6 @@ from sqlalchemy import (
 )
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow
 from gearbox_db._queries.items import COLUMNS, JOINED
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import Item, ItemPage, ItemSort
@@ -169,7 +168,7 @@ def _counted(
     )
 
 
-def to_page(rows: Sequence[AnyRow], request: Listing) -> ItemPage:
+def to_page(rows: Sequence[Sequence[Any]], request: Listing) -> ItemPage:
     """Map the rows of :func:`page` to a page with the cursor of the next one."""
     total: int | None = None
     matched: Sequence[Sequence[Any]] = rows

@@ -41,6 +41,20 @@ class Executor:
         with self._translated(), self._scope() as connection:
             return (connection.execute(statement)).all()
 
+    def tuples(self, statement: Executable) -> Sequence[tuple[Any, ...]]:
+        """All rows of ``statement`` as the driver's plain tuples.
+
+        Skips SQLAlchemy's per-row work (a ``Row`` object per row, result
+        processors): for the hot listings, whose column types (text, numbers,
+        timestamps) psycopg already returns as the Python values we want.
+        """
+        with self._translated(), self._scope() as connection:
+            result = connection.execute(statement)
+            try:
+                return result.cursor.fetchall()
+            finally:
+                result.close()
+
     def first(self, statement: Executable) -> AnyRow | None:
         """The first row of ``statement``, or ``None``."""
         with self._translated(), self._scope() as connection:
