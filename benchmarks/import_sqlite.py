@@ -10,7 +10,11 @@ reporting the seconds plain sqlite3 takes to read the file (to compare the
 machine with the issue's anchor, ~0.9 s on a quiet machine), then the
 import's wall time, rows/s, the child's peak RSS (VmHWM) and
 CPU time, the server's CPU time, and the load average (other work on the
-machine slows everything down). Linux only (/proc). Figures are printed, never asserted.
+machine slows everything down). With ``--pgloader`` (when a ``pgloader``
+binary is on PATH: ``apt-get install pgloader``) each run also loads the same
+file into a fresh empty database of the same server with pgloader's defaults
+(it creates the tables, indexes and foreign keys itself), for the issue's
+comparison in one run. Linux only (/proc). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -125,6 +129,21 @@ def one_run(server: embedded.EmbeddedServer, path: Path, name: str) -> dict[str,
     }
 
 
+def pgloader_run(server: embedded.EmbeddedServer, path: Path, name: str) -> dict[str, Any]:
+    """Load ``path`` with pgloader into a new empty database ``name``; the figures."""
+    with psycopg.connect(server.url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    target = f"pgsql://postgres@unix:{server.socket_dir}:{server.port}/{name}"
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["pgloader", "--quiet", f"sqlite://{path}", target], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {"pgloader_s": round(wall, 3), "load_avg": os.getloadavg()[0]}
+
+
 def main() -> None:
     """Parse the options, run, print one line per run."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -132,16 +151,28 @@ def main() -> None:
     parser.add_argument("--scale", type=int, nargs="+", default=[1])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=Path("/dev/shm"))
+    parser.add_argument("--pgloader", action="store_true", help="also time pgloader, same run")
+    parser.add_argument(
+        "--server-dir",
+        type=Path,
+        default=Path("/dev/shm"),
+        help="where the server's data directory goes (/dev/shm: tmpfs; e.g. /var/tmp: disk)",
+    )
     options = parser.parse_args()
-    data_dir = Path(f"/dev/shm/gearbox-db-bench-{os.getpid()}")
+    data_dir = options.server_dir / f"gearbox-db-bench-{os.getpid()}"
     server = embedded.start(data_dir, keep_running=False)
     try:
+        print(json.dumps({"server_data_dir": str(data_dir)}))
         for scale in options.scale:
             path = legacy_file(options.cache, options.items * scale)
             print(json.dumps({"items": options.items * scale, "sqlite_read_s": read_seconds(path)}))
             for run in range(options.runs):
                 figures = one_run(server, path, f"bench_{scale}_{run}")
                 print(json.dumps({"items": options.items * scale, "run": run + 1, **figures}))
+                if options.pgloader:
+                    other = pgloader_run(server, path, f"pgloader_{scale}_{run}")
+                    ratio = round(other["pgloader_s"] / figures["import_s"], 2)
+                    print(json.dumps({"run": run + 1, **other, "pgloader_over_import": ratio}))
     finally:
         embedded.stop(data_dir)
         shutil.rmtree(data_dir, ignore_errors=True)
