@@ -1,0 +1,187 @@
+"""The migrated schema's structure, read from the catalog, against the contract
+(gearbox-data-model.md, section 3)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Connection, text
+
+from gearbox_db.schema import TOUCHED_TABLES, metadata
+from gearbox_db.testing import isolated
+from tests.schema_spec import (
+    EXPECTED_COLUMNS,
+    EXPECTED_FOREIGN_KEYS,
+    EXPECTED_PRIMARY_KEYS,
+    Col,
+    ForeignKey,
+)
+
+# ---------------------------------------------------------------------------
+# Structure, read from the catalog
+# ---------------------------------------------------------------------------
+
+
+def test_tables_are_exactly_the_contract(gearbox_connection: Connection) -> None:
+    tables = gearbox_connection.execute(
+        text(
+            "SELECT c.relname FROM pg_class c "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')"
+        )
+    ).scalars()
+    assert set(tables) == {*EXPECTED_COLUMNS, "gearbox_db_version"}
+    assert len(EXPECTED_COLUMNS) == 13
+
+
+@pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
+def test_columns_match_the_contract(gearbox_connection: Connection, table: str) -> None:
+    rows = gearbox_connection.execute(
+        text(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
+            "       pg_get_expr(d.adbin, d.adrelid), a.attidentity "
+            "FROM pg_attribute a "
+            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+            "WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0 AND NOT a.attisdropped"
+        ),
+        {"table": table},
+    ).all()
+    actual = {
+        name: Col(type_, not_null, default, identity)
+        for name, type_, not_null, default, identity in rows
+    }
+    assert actual == EXPECTED_COLUMNS[table]
+    primary_key = gearbox_connection.execute(
+        text(
+            "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_constraint c "
+            "CROSS JOIN unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+            "WHERE c.conrelid = to_regclass(:table) AND c.contype = 'p'"
+        ),
+        {"table": table},
+    ).scalar_one()
+    assert primary_key == EXPECTED_PRIMARY_KEYS[table]
+
+
+def test_foreign_keys_match_the_contract(gearbox_connection: Connection) -> None:
+    rows = gearbox_connection.execute(
+        text(
+            "SELECT c.conname, c.conrelid::regclass::text, a.attname, "
+            "       c.confrelid::regclass::text, fa.attname, c.confdeltype, c.confupdtype, "
+            "       c.condeferrable, c.condeferred "
+            "FROM pg_constraint c "
+            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+            "JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1] "
+            "WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace "
+            "  AND cardinality(c.conkey) = 1"
+        )
+    ).all()
+    actual = {
+        row[0]: ForeignKey(row[1], row[2], row[3], row[4], row[5], row[7], row[8]) for row in rows
+    }
+    assert actual == EXPECTED_FOREIGN_KEYS
+    assert len(rows) == len(EXPECTED_FOREIGN_KEYS)  # no multi-column key slipped past
+    assert {row[6] for row in rows} == {"a"}  # ON UPDATE NO ACTION everywhere
+
+
+def test_updated_at_trigger_is_on_exactly_the_touched_tables(
+    gearbox_connection: Connection,
+) -> None:
+    rows = gearbox_connection.execute(
+        text(
+            "SELECT t.tgrelid::regclass::text, t.tgname, p.proname FROM pg_trigger t "
+            "JOIN pg_proc p ON p.oid = t.tgfoid "
+            "WHERE NOT t.tgisinternal"
+        )
+    ).all()
+    expected = {
+        (table, f"{table}_touch_updated_at", "gearbox_touch_updated_at")
+        for table in ("items", "threads", "thread_candidates", "setups")
+    }
+    assert set(map(tuple, rows)) == expected
+    assert set(TOUCHED_TABLES) == {table for table, _, _ in expected}
+
+
+def unindexed_foreign_keys(conn: Connection) -> tuple[set[str], set[str]]:
+    """(every foreign key, those without an index led by its columns) of the schema.
+
+    An index serves a foreign key when its leading columns are the key's
+    columns (in any order); partial and expression indexes do not count.
+    """
+    foreign_keys = conn.execute(
+        text(
+            "SELECT conrelid, conrelid::regclass::text || '.' || conname, conkey::int2[] "
+            "FROM pg_constraint "
+            "WHERE contype = 'f' AND connamespace = current_schema()::regnamespace"
+        )
+    ).all()
+    indexes = conn.execute(
+        text(
+            "SELECT i.indrelid, i.indkey::int2[] FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indrelid "
+            "WHERE c.relnamespace = current_schema()::regnamespace AND i.indpred IS NULL"
+        )
+    ).all()
+    leading: dict[int, list[list[int]]] = {}
+    for relid, columns in indexes:
+        leading.setdefault(relid, []).append(list(columns))
+    unindexed = {
+        name
+        for relid, name, key in foreign_keys
+        if not any(sorted(columns[: len(key)]) == sorted(key) for columns in leading.get(relid, []))
+    }
+    return {name for _, name, _ in foreign_keys}, unindexed
+
+
+def test_every_foreign_key_has_an_index(gearbox_connection: Connection) -> None:
+    every, unindexed = unindexed_foreign_keys(gearbox_connection)
+    assert every == {f"{fk.table}.{name}" for name, fk in EXPECTED_FOREIGN_KEYS.items()}
+    assert unindexed == set()
+
+
+def test_the_foreign_key_index_check_notices_a_missing_index(
+    gearbox_connection: Connection,
+) -> None:
+    with isolated(gearbox_connection) as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE probe (id bigint PRIMARY KEY, "
+                "item_id bigint CONSTRAINT fk_probe_item REFERENCES items (id), "
+                "setup_id bigint CONSTRAINT fk_probe_setup REFERENCES setups (id))"
+            )
+        )
+        conn.execute(text("CREATE INDEX ix_probe_partial ON probe (setup_id) WHERE id > 0"))
+        every, unindexed = unindexed_foreign_keys(conn)
+        assert {"probe.fk_probe_item", "probe.fk_probe_setup"} <= every
+        assert {name for name in unindexed if name.startswith("probe.")} == {
+            "probe.fk_probe_item",
+            "probe.fk_probe_setup",
+        }
+        conn.execute(text("CREATE INDEX ix_probe_item_id ON probe (item_id, id)"))
+        _, unindexed = unindexed_foreign_keys(conn)
+        assert {name for name in unindexed if name.startswith("probe.")} == {"probe.fk_probe_setup"}
+
+
+def test_constraint_and_index_names_are_those_of_the_metadata(
+    gearbox_connection: Connection,
+) -> None:
+    rows = gearbox_connection.execute(
+        text(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE connamespace = current_schema()::regnamespace "
+            "  AND contype IN ('p', 'u', 'f', 'c', 'x') "
+            "UNION ALL "
+            "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+    ).all()
+    in_database = {(table, name) for table, name in rows}
+    in_database -= {("gearbox_db_version", "gearbox_db_version_pkc")}
+    in_metadata = {
+        (table.name, str(constraint.name))
+        for table in metadata.tables.values()
+        for constraint in table.constraints
+    } | {
+        (table.name, str(index.name))
+        for table in metadata.tables.values()
+        for index in table.indexes
+    }
+    assert all(name and name != "None" for _, name in in_metadata)
+    assert in_database == in_metadata
