@@ -30,6 +30,7 @@ SECRET = "s3cr3t-Pw"
 UNREACHABLE = f"postgresql://app:{SECRET}@127.0.0.1:1/gearbox"
 UNREACHABLE_QUERY_PASSWORD = f"postgresql://app@127.0.0.1:1/gearbox?password={SECRET}"
 COMMANDS = [command.name for command in cli.SUBCOMMANDS]
+DATABASE_COMMANDS = [command.name for command in cli.SUBCOMMANDS if command.needs_database]
 SAMPLE = str(Path(__file__).parent.parent / "examples" / "gearbox-sample.db")
 ARGS: dict[str, list[str]] = {  # arguments a command needs
     "downgrade": ["base"],
@@ -132,7 +133,7 @@ def test_option_before_the_command_counts(
 
 
 @pytest.mark.parametrize("url", [UNREACHABLE, UNREACHABLE_QUERY_PASSWORD])
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", DATABASE_COMMANDS)
 def test_unreachable_database_fails_without_showing_the_password(
     command: str, url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -392,6 +393,27 @@ def test_embedded_server_is_the_default_and_keeps_running(embedded_dir: Path) ->
     assert second.returncode == 0, second.stderr
     assert "(already running)" in second.stderr
     assert second.stdout == f"{head_line()}\n"
+
+
+@pytest.mark.slow
+def test_embedded_command_shows_prints_the_url_of_and_stops_the_server(
+    embedded_dir: Path,
+) -> None:
+    assert (
+        run("embedded", "status").stdout == f"embedded PostgreSQL at {embedded_dir}: not running\n"
+    )
+    url = run("embedded", "url")
+    assert url.returncode == 0, url.stderr
+    assert url.stdout.startswith("postgresql://postgres:@/gearbox?host=")
+    assert embedded.is_running(embedded_dir)
+    assert (
+        run("current", "--database-url", url.stdout.strip()).stdout
+        == "base (not migrated; head is 0001)\n"
+    )
+    assert run("embedded", "status").stdout.endswith(": running\n")
+    assert run("embedded", "stop").stdout == f"stopped the embedded PostgreSQL at {embedded_dir}\n"
+    assert not embedded.is_running(embedded_dir)
+    assert run("embedded", "stop").stdout == "it was not running\n"
 
 
 # --- entry points and concurrency ----------------------------------------------------

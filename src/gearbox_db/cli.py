@@ -25,6 +25,7 @@ from typing import Any, Final, NoReturn
 import attrs
 
 from gearbox_db import __version__, embedded, migrations
+from gearbox_db import _cli_embedded as embedded_cli
 from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db._url import mask, to_sqlalchemy_url
 from gearbox_db.errors import GearboxDBError
@@ -61,6 +62,8 @@ class Subcommand:
     handler: Handler
     #: Adds the subcommand's own arguments (``--database-url`` is added for all).
     arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+    #: Whether the command works on a database (else the handler gets ``""``).
+    needs_database: bool = True
 
 
 # --- output -------------------------------------------------------------------
@@ -261,6 +264,15 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         handler=_check,
     ),
     Subcommand(
+        name=embedded_cli.NAME,
+        summary=embedded_cli.SUMMARY,
+        description=embedded_cli.DESCRIPTION,
+        examples=embedded_cli.EXAMPLES,
+        handler=embedded_cli.run,
+        arguments=embedded_cli.add_arguments,
+        needs_database=False,
+    ),
+    Subcommand(
         name=import_cli.NAME,
         summary=import_cli.SUMMARY,
         description=import_cli.DESCRIPTION,
@@ -298,7 +310,7 @@ def _add_subcommand(subparsers: Any, command: Subcommand) -> None:
     command.arguments(parser)
     # SUPPRESS: an option given before the subcommand is not reset by this default.
     _common_options(parser, argparse.SUPPRESS)
-    parser.set_defaults(handler=command.handler)
+    parser.set_defaults(handler=command.handler, needs_database=command.needs_database)
 
 
 def build_parser(commands: Iterable[Subcommand] = SUBCOMMANDS) -> argparse.ArgumentParser:
@@ -326,7 +338,7 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        return handler(args, _database_url(args))
+        return handler(args, _database_url(args) if args.needs_database else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED
