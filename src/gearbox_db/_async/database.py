@@ -26,7 +26,7 @@ from gearbox_db._async.repositories.settings import AsyncSettingRepository
 from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
-from gearbox_db._engine import engine_options
+from gearbox_db._engine import engine_options, session_url
 from gearbox_db._queries._common import Clock
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db._url import to_sqlalchemy_url
@@ -151,6 +151,7 @@ class AsyncDatabase(_AsyncRepositories):
         ``pool_timeout`` is how long an operation waits for a free connection
         before :class:`~gearbox_db.errors.UnavailableError`; connections are
         checked before use (a restarted server does not break the next call);
+        sessions run in UTC (settings in the URL's ``options`` are kept);
         ``statement_timeout`` (seconds) cancels statements that run longer;
         ``clock`` (a function returning an aware ``datetime``) judges expiry of
         sessions, codes and tokens instead of the database's ``now()`` (tests
@@ -161,10 +162,10 @@ class AsyncDatabase(_AsyncRepositories):
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            statement_timeout=statement_timeout,
             application_name=application_name,
         )
-        engine = create_async_engine(to_sqlalchemy_url(url), **{**options, **engine_kwargs})
+        target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
+        engine = create_async_engine(target, **{**options, **engine_kwargs})
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod

@@ -36,6 +36,7 @@ __all__ = [
     "guarded",
     "list_summaries",
     "lock",
+    "lock_contents",
     "move_contents",
     "to_category",
     "to_summaries",
@@ -127,6 +128,24 @@ def ensure_uncategorized() -> Select[Any]:
     )
     existing = select(c.id).where(c.name == UNCATEGORIZED)
     return select(union_all(select(inserted.c.id), existing).subquery().c.id).limit(1)
+
+
+def lock_contents(category_id: int) -> list[Select[Any]]:
+    """Lock the items, threads and candidates of a category, before the category itself.
+
+    Writers lock such a row first and then reference the category (an insert's
+    foreign-key check takes a key-share lock on it): ``add_candidate`` locks its
+    thread, ``resolve`` updates its thread and inserts an item. Taking the rows
+    first and the category second keeps the delete in the same lock order, so
+    the two wait for each other instead of deadlocking.
+    """
+    return [
+        select(table.c.id)
+        .where(table.c.category_id == category_id)
+        .order_by(table.c.id)
+        .with_for_update(key_share=True)
+        for table in (items, threads, thread_candidates)
+    ]
 
 
 def move_contents(category_id: int, target_id: int) -> list[Update]:

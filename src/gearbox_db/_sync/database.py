@@ -21,7 +21,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
-from gearbox_db._engine import engine_options
+from gearbox_db._engine import engine_options, session_url
 from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor, Scope, fixed_scope
 from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
@@ -156,6 +156,7 @@ class Database(_Repositories):
         ``pool_timeout`` is how long an operation waits for a free connection
         before :class:`~gearbox_db.errors.UnavailableError`; connections are
         checked before use (a restarted server does not break the next call);
+        sessions run in UTC (settings in the URL's ``options`` are kept);
         ``statement_timeout`` (seconds) cancels statements that run longer;
         ``clock`` (a function returning an aware ``datetime``) judges expiry of
         sessions, codes and tokens instead of the database's ``now()`` (tests
@@ -166,10 +167,10 @@ class Database(_Repositories):
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
-            statement_timeout=statement_timeout,
             application_name=application_name,
         )
-        engine = create_engine(to_sqlalchemy_url(url), **{**options, **engine_kwargs})
+        target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
+        engine = create_engine(target, **{**options, **engine_kwargs})
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod

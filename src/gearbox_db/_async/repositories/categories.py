@@ -50,6 +50,9 @@ class AsyncCategoryRepository:
         ``Uncategorized`` in the same transaction (``Uncategorized`` itself
         cannot be deleted: InvalidStateError)."""
         async with self._x.atomic() as x:
+            q.guarded(await x.first(q.get(category_id)), category_id)  # fail fast, no locks
+            for contents in q.lock_contents(category_id):
+                await x.all(contents)
             q.guarded(await x.first(q.lock(category_id)), category_id)
             fallback = await x.scalar(q.ensure_uncategorized())
             for statement in q.move_contents(category_id, fallback):

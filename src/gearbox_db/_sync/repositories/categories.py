@@ -52,6 +52,9 @@ class CategoryRepository:
         ``Uncategorized`` in the same transaction (``Uncategorized`` itself
         cannot be deleted: InvalidStateError)."""
         with self._x.atomic() as x:
+            q.guarded(x.first(q.get(category_id)), category_id)  # fail fast, no locks
+            for contents in q.lock_contents(category_id):
+                x.all(contents)
             q.guarded(x.first(q.lock(category_id)), category_id)
             fallback = x.scalar(q.ensure_uncategorized())
             for statement in q.move_contents(category_id, fallback):
