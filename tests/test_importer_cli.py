@@ -44,6 +44,18 @@ def test_a_clean_file_imports_with_a_summary(
     assert "import items: 30 read, 30 written" in err  # not a terminal: plain lines
 
 
+def test_an_unwritable_report_is_refused_before_importing(
+    tmp_path: Path, gearbox_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gearbox.db"
+    legacy.generate(path, legacy.Spec(items=10))
+    assert run(gearbox_database_url, str(path), "--report", str(tmp_path / "no" / "r.json")) == 1
+    _, err = capsys.readouterr()
+    assert "no such directory" in err
+    assert "nothing was imported" in err
+    assert run(gearbox_database_url, str(path)) == 0  # the target was left empty
+
+
 def test_problems_exit_1_with_a_json_report(
     tmp_path: Path, gearbox_database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -94,6 +94,7 @@ async def test_create_in_an_unknown_category(db: AsyncDatabase) -> None:
         {"weight_grams": -0.5},
         {"weight_grams": math.inf},
         {"weight_grams": math.nan},
+        {"weight_grams": 10**400},  # an int too large for a double
         {"weight_grams": "12"},
         {"price_cents": -1},
         {"price_cents": 1.5},

@@ -76,14 +76,25 @@ def identifier(value: object, field: str = "id") -> int:
     return _integer(value, field, 1, INT64_MAX)
 
 
+def _finite(value: object, field: str) -> float:
+    """``value`` as a finite float (an int too large for a double is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"{field} must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ValidationError(f"{field} must be a finite number, got {value!r:.40}")
+    return number
+
+
 def weight(value: object, field: str = "weight_grams") -> float | None:
     """``None`` or a finite, non-negative number of grams."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{field} must be a number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number) or number < 0:
+    number = _finite(value, field)
+    if number < 0:
         raise ValidationError(f"{field} must be a finite number >= 0, got {value!r}")
     return number
 
@@ -105,11 +116,7 @@ def quantity(value: object, field: str = "quantity") -> int:
 
 def sort_order(value: object, field: str = "sort_order") -> float:
     """A finite number."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"{field} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValidationError(f"{field} must be finite, got {value!r}")
-    return float(value)
+    return _finite(value, field)
 
 
 def choice(value: object, allowed: Collection[_T], field: str) -> _T:

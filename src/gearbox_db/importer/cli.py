@@ -14,13 +14,12 @@ nothing written, or a failure (one ``gearbox-db: error: ...`` line), 2 usage.
 from __future__ import annotations
 
 import argparse
-import re
+import os
 import sys
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from sqlalchemy.engine import make_url
-
+from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db.errors import GearboxDBError
 from gearbox_db.importer import ImportResult, for_stream, import_sqlite, write_report
 
@@ -78,11 +77,23 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def _one_line(message: str, url: str) -> str:
     """``message`` on one line, without the password of ``url``."""
-    password = make_url(url).password if "://" in url else None
-    if password:
-        message = message.replace(str(password), "***")
-    message = re.sub(r"\s*\(Background on this error at: \S+\)", "", message)
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    return one_line(redact(message, secrets_of(url)))
+
+
+def _report_problem(report: Path | None) -> str | None:
+    """Why ``--report FILE`` could not be written, checked before anything is imported
+    (a report that fails after the commit would make a done import look failed)."""
+    if report is None:
+        return None
+    if report.is_dir():
+        return f"--report {report}: is a directory"
+    if not report.parent.is_dir():
+        return f"--report {report}: no such directory {report.parent}"
+    if not os.access(report.parent, os.W_OK) or (
+        report.exists() and not os.access(report, os.W_OK)
+    ):
+        return f"--report {report}: not writable"
+    return None
 
 
 def _print_problems(result: ImportResult, out: TextIO) -> None:
@@ -108,6 +119,10 @@ def _verdict(result: ImportResult) -> str:
 def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int:
     """Run ``import-sqlite`` against the database at ``url``; return the exit code."""
     out = out or sys.stdout
+    unwritable = _report_problem(args.report)
+    if unwritable is not None:
+        print(f"gearbox-db: error: {unwritable}; nothing was imported", file=sys.stderr)
+        return _EXIT_FAILED
     try:
         result = import_sqlite(
             args.path,

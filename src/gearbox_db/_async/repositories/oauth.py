@@ -11,6 +11,7 @@ from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import oauth as q
 from gearbox_db._queries import oauth_tokens as qt
 from gearbox_db._queries._common import Clock, now
+from gearbox_db.errors import AuthorizationError
 from gearbox_db.records import AccessGrant, IssuedTokens, OAuthClient
 
 #: Lifetime of an authorization code (RFC 6749 section 4.1.2: 10 minutes at most).
@@ -102,10 +103,16 @@ class AsyncOAuthRepository:
         verifier = _secrets.check_code_verifier(code_verifier)
         ttls = (access_ttl, refresh_ttl)
         redemption = q.redeem_code(raw_code, client_id, redirect_uri, ttls, now(self._clock))
-        user_id, scope = q.check_redeemed(await self._x.first(redemption), verifier)
-        return await self.issue_tokens(
-            client_id, user_id, scope=scope, access_ttl=access_ttl, refresh_ttl=refresh_ttl
-        )
+        failure: AuthorizationError | None = None
+        async with self._x.atomic() as x:  # burning the code and issuing: one transaction
+            try:
+                user_id, scope = q.check_redeemed(await x.first(redemption), verifier)
+            except AuthorizationError as exc:
+                failure = exc  # leave the block normally: a burnt code stays burnt
+            else:
+                return await _issue(x, client_id, user_id, scope, ttls, self._clock)
+        assert failure is not None  # the block either returned or recorded a failure
+        raise failure
 
     async def issue_tokens(
         self,
@@ -121,12 +128,7 @@ class AsyncOAuthRepository:
         :meth:`redeem_code` calls this; call it directly only for grants that do
         not go through a code."""
         ttls = (access_ttl, refresh_ttl)
-        statement, access, refresh = qt.issue_tokens(
-            client_id, user_id, scope, ttls, now(self._clock)
-        )
-        issued = qt.to_issued(await self._x.first(statement), access, refresh)
-        assert issued is not None  # an INSERT ... SELECT of one row
-        return issued
+        return await _issue(self._x, client_id, user_id, scope, ttls, self._clock)
 
     async def validate_access(self, raw_access_token: str) -> AccessGrant | None:
         """The user and token of ``raw_access_token``; ``None`` if it is unknown,
@@ -179,3 +181,17 @@ class AsyncOAuthRepository:
         expired; how many rows (codes + tokens). A rotated token is kept until its
         refresh token expires, so that its reuse is still detected."""
         return int(await self._x.scalar(q.purge_expired(now(self._clock))))
+
+
+async def _issue(
+    x: AsyncExecutor,
+    client_id: str,
+    user_id: int,
+    scope: str | None,
+    ttls: tuple[timedelta, timedelta],
+    clock: Clock | None,
+) -> IssuedTokens:
+    statement, access, refresh = qt.issue_tokens(client_id, user_id, scope, ttls, now(clock))
+    issued = qt.to_issued(await x.first(statement), access, refresh)
+    assert issued is not None  # an INSERT ... SELECT of one row
+    return issued
