@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, DateTime, Row, Table, func, literal
+from sqlalchemy import ColumnElement, DateTime, FromClause, Row, func, literal
 
 from gearbox_db.errors import NotFoundError, ValidationError
 
@@ -58,12 +58,11 @@ class Unset:
 UNSET = Unset()
 
 
-def columns_for(record: type[Any], table: Table, **extra: ColumnElement[Any]) -> list[Any]:
-    """The columns of ``table`` in the field order of ``record`` (so ``record(*row)`` maps a row).
-
-    Fields that are not columns of ``table`` come from ``extra``.
-    """
-    return [extra[f.name] if f.name in extra else table.c[f.name] for f in attrs.fields(record)]
+def columns_for(record: type[Any], source: FromClause, **extra: ColumnElement[Any]) -> list[Any]:
+    """The columns of ``source`` (a table, or a CTE of its rows) in the field order of
+    ``record`` (so ``record(*row)`` maps a row); fields that are not columns of
+    ``source`` come from ``extra``."""
+    return [extra[f.name] if f.name in extra else source.c[f.name] for f in attrs.fields(record)]
 
 
 def now(clock: Clock | None) -> ColumnElement[datetime]:

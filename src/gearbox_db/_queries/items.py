@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import attrs
 from sqlalchemy import (
     BigInteger,
     Delete,
@@ -26,7 +25,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, checked, found, patch, row_to
+from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, items
 
@@ -67,11 +66,12 @@ _COPIED: Final = [column for column in items.c if column.name in _FIELDS]
 
 def _columns(source: FromClause) -> list[Any]:
     """The :class:`Item` columns of ``source`` (``items`` or a CTE of its rows) and its category."""
-    extra = {
-        "category_name": k.name.label("category_name"),
-        "category_icon": k.icon.label("category_icon"),
-    }
-    return [extra[f.name] if f.name in extra else source.c[f.name] for f in attrs.fields(Item)]
+    return columns_for(
+        Item,
+        source,
+        category_name=k.name.label("category_name"),
+        category_icon=k.icon.label("category_icon"),
+    )
 
 
 #: The :class:`Item` columns, in field order, of :data:`JOINED`.

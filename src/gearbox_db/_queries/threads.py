@@ -8,8 +8,6 @@ from typing import Any, NoReturn
 
 import attrs
 from sqlalchemy import (
-    CTE,
-    ColumnElement,
     Delete,
     Insert,
     Select,
@@ -184,15 +182,12 @@ def resolve(thread_id: int, candidate_id: int) -> Select[Any]:
         .returning(*(items.c[name] for name in _ITEM_COLUMNS))
         .cte("created")
     )
-    item = _columns(Item, created, category_name=categories.c.name, category_icon=categories.c.icon)
-    return select(*_columns(Thread, resolved), *item).select_from(
+    item = columns_for(
+        Item, created, category_name=categories.c.name, category_icon=categories.c.icon
+    )
+    return select(*columns_for(Thread, resolved), *item).select_from(
         resolved.join(created, true()).join(categories, categories.c.id == created.c.category_id)
     )
-
-
-def _columns(record: type[Any], source: CTE, **extra: ColumnElement[Any]) -> list[Any]:
-    """The columns of ``source`` (or ``extra``) in the field order of ``record``."""
-    return [extra[f.name] if f.name in extra else source.c[f.name] for f in attrs.fields(record)]
 
 
 def to_resolution(row: AnyRow) -> Resolution:
