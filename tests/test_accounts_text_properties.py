@@ -5,24 +5,13 @@ API key names, OAuth client ids and client names; a NUL is a ValidationError."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given
 from sqlalchemy import Connection
 
 from gearbox_db import Database, ValidationError
 from gearbox_db.testing import isolated
 from tests._sync._accounts import LEGACY_HASH, REDIRECT
-
-# Any Unicode text PostgreSQL can store: no NUL, no lone surrogate.
-hostile = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
-hostile_name = hostile.filter(str.strip)
-with_nul = st.tuples(hostile, hostile).map(lambda parts: "\x00".join(parts))
-per_example = settings(
-    max_examples=30,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+from tests.strategies import hostile, hostile_name, per_example, with_nul
 
 
 @per_example

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -39,20 +39,10 @@ from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.records import CollectionTotals, Item, ItemSort
 from gearbox_db.schema import UNCATEGORIZED, categories, items
 from gearbox_db.testing import isolated
+from tests.strategies import hostile, hostile_name, per_example, with_nul
 
 MISSING = 10**12
 TEXT_FIELDS = ("notes", "product_url", "image_filename", "image_source_url")
-
-# Any Unicode text PostgreSQL can store: no NUL, no lone surrogate.
-hostile = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
-hostile_name = hostile.filter(str.strip)
-with_nul = st.tuples(hostile, hostile).map(lambda parts: "\x00".join(parts))
-per_example = settings(
-    max_examples=30,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
 
 
 def page_through(db: Database, **listing: Any) -> list[Item]:
