@@ -14,9 +14,10 @@ Importing this package does no I/O and creates no engine::
 
 from __future__ import annotations
 
-from gearbox_db._async.database import AsyncDatabase, AsyncTransaction
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from gearbox_db._queries._common import UNSET, Unset
-from gearbox_db._sync.database import Database, Transaction
 from gearbox_db.errors import (
     AuthorizationError,
     ConcurrencyError,
@@ -53,3 +54,24 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from gearbox_db._async.database import AsyncDatabase, AsyncTransaction
+    from gearbox_db._sync.database import Database, Transaction
+
+#: Loaded on first use, so that tools needing only part of the package (the
+#: command line, migrations at startup) do not pay for both APIs.
+_LAZY = {
+    "AsyncDatabase": "gearbox_db._async.database",
+    "AsyncTransaction": "gearbox_db._async.database",
+    "Database": "gearbox_db._sync.database",
+    "Transaction": "gearbox_db._sync.database",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gearbox_db' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
