@@ -324,7 +324,7 @@ class AccountsMachine(RuleBasedStateMachine):
         expected = self._revoke_family(model.family) if model else 0
         assert self.db.oauth.revoke(secret) is (expected > 0)
 
-    @rule(minutes=st.integers(1, 90))
+    @rule(minutes=st.integers(1, 240))  # past a session (<= 120 min) in one step, often
     def advance_clock(self, minutes: int) -> None:
         self.clock.advance(timedelta(minutes=minutes))
 
@@ -356,6 +356,13 @@ class AccountsMachine(RuleBasedStateMachine):
         sessions = {(sha256(k), u, e) for k, (u, e) in self.sessions.items()}
         assert rows(ses.token_hash, ses.user_id, ses.expires_at) == sessions
         assert rows(api_keys.c.id, api_keys.c.user_id) == set(self.keys.values())
+
+    @invariant()
+    def sessions_validate_exactly_until_they_expire(self) -> None:
+        """Every session the model holds, expired ones included, validates as the model says."""
+        for token, (user, expires) in self.sessions.items():
+            found = self.db.sessions.validate(token)
+            assert (found.id if found else None) == (user if expires > self.now else None)
 
     @invariant()
     def no_secret_at_rest(self) -> None:
