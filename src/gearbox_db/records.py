@@ -294,7 +294,9 @@ class NewSession:
 
 @attrs.frozen
 class ApiKey:
-    """An API key of a user; ``key_prefix`` (its first 8 characters) is for display."""
+    """An API key of a user; ``key_prefix`` (its first 8 characters) is for display.
+    ``last_used_at`` is recorded at most once per interval (see
+    ``api_keys.authenticate``); the key stops working at ``expires_at``."""
 
     id: int
     user_id: int
@@ -302,6 +304,7 @@ class ApiKey:
     key_prefix: str
     last_used_at: datetime | None
     created_at: datetime
+    expires_at: datetime
 
 
 @attrs.frozen
@@ -332,7 +335,9 @@ class OAuthClient:
 class OAuthToken:
     """An issued access token and its refresh token (one row), without the secrets.
 
-    ``family_id`` is the id of the first token of its refresh-rotation chain.
+    ``family_id`` is the id of the first token of its refresh-rotation chain;
+    ``family_expires_at`` the absolute end of that chain (no token of the family
+    is valid, nor refreshable, past it).
     """
 
     id: int
@@ -344,6 +349,7 @@ class OAuthToken:
     revoked: bool
     family_id: int
     created_at: datetime
+    family_expires_at: datetime
 
 
 @attrs.frozen

@@ -217,7 +217,9 @@ async def test_concurrent_redemptions_of_one_code(
     gearbox_database_url: str, contenders: int
 ) -> None:
     """Exactly one of several simultaneous redemptions gets tokens; the others
-    get AuthorizationError (never a driver error)."""
+    get AuthorizationError (never a driver error). The others are second
+    presentations of a redeemed code, indistinguishable from a replay: they
+    revoke the winner's tokens (documented, like racing refreshes)."""
     async with await AsyncDatabase.connect(gearbox_database_url, pool_size=8) as db:
         user = await new_user(db)
         await new_client(db)
@@ -233,4 +235,49 @@ async def test_concurrent_redemptions_of_one_code(
         losers = [r for r in results if not isinstance(r, IssuedTokens)]
         assert len(winners) == 1, results
         assert all(isinstance(r, AuthorizationError) for r in losers), losers
-        assert await db.oauth.validate_access(winners[0].access_token) is not None
+        assert await db.oauth.validate_access(winners[0].access_token) is None
+        with pytest.raises(AuthorizationError):
+            await db.oauth.refresh(winners[0].refresh_token, client_id="assistant")
+
+
+async def test_a_replayed_code_revokes_the_tokens_of_its_first_redemption(
+    db: AsyncDatabase,
+) -> None:
+    """RFC 6749 section 4.1.2, RFC 9700 section 4.5: the second presentation of a
+    code is refused and revokes what the first one issued, rotated tokens included;
+    tokens of other codes are untouched."""
+    user = await new_user(db)
+    await new_client(db)
+    code, verifier = await grant(db, user)
+    first = await redeem(db, code, verifier)
+    rotated = await db.oauth.refresh(first.refresh_token, client_id="assistant")
+    other = await redeem(db, *await grant(db, user))
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        await redeem(db, code, verifier)
+    assert await db.oauth.validate_access(rotated.access_token) is None
+    with pytest.raises(AuthorizationError):
+        await db.oauth.refresh(rotated.refresh_token, client_id="assistant")
+    assert await db.oauth.validate_access(other.access_token) is not None
+    assert rotated.token.family_id == first.token.id
+
+
+async def test_a_replay_by_another_client_or_uri_revokes_too(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await new_client(db)
+    await db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    code, verifier = await grant(db, user)
+    first = await redeem(db, code, verifier)
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        await redeem(db, code, verifier, client_id="other")
+    assert await db.oauth.validate_access(first.access_token) is None
+
+
+async def test_a_refused_first_presentation_revokes_nothing(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await new_client(db)
+    code, verifier = await grant(db, user)
+    kept = await redeem(db, *await grant(db, user))
+    with pytest.raises(AuthorizationError, match="another client or redirect_uri"):
+        await redeem(db, code, verifier, redirect_uri="https://elsewhere.example/cb")
+    assert await redeem(db, code, verifier)  # the code was not burnt
+    assert await db.oauth.validate_access(kept.access_token) is not None

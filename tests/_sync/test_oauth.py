@@ -210,7 +210,9 @@ def test_issue_code_checks_client_uri_user_and_challenge(db: Database) -> None:
 @pytest.mark.parametrize("contenders", [2, 8])
 def test_concurrent_redemptions_of_one_code(gearbox_database_url: str, contenders: int) -> None:
     """Exactly one of several simultaneous redemptions gets tokens; the others
-    get AuthorizationError (never a driver error)."""
+    get AuthorizationError (never a driver error). The others are second
+    presentations of a redeemed code, indistinguishable from a replay: they
+    revoke the winner's tokens (documented, like racing refreshes)."""
     with Database.connect(gearbox_database_url, pool_size=8) as db:
         user = new_user(db)
         new_client(db)
@@ -226,4 +228,49 @@ def test_concurrent_redemptions_of_one_code(gearbox_database_url: str, contender
         losers = [r for r in results if not isinstance(r, IssuedTokens)]
         assert len(winners) == 1, results
         assert all(isinstance(r, AuthorizationError) for r in losers), losers
-        assert db.oauth.validate_access(winners[0].access_token) is not None
+        assert db.oauth.validate_access(winners[0].access_token) is None
+        with pytest.raises(AuthorizationError):
+            db.oauth.refresh(winners[0].refresh_token, client_id="assistant")
+
+
+def test_a_replayed_code_revokes_the_tokens_of_its_first_redemption(
+    db: Database,
+) -> None:
+    """RFC 6749 section 4.1.2, RFC 9700 section 4.5: the second presentation of a
+    code is refused and revokes what the first one issued, rotated tokens included;
+    tokens of other codes are untouched."""
+    user = new_user(db)
+    new_client(db)
+    code, verifier = grant(db, user)
+    first = redeem(db, code, verifier)
+    rotated = db.oauth.refresh(first.refresh_token, client_id="assistant")
+    other = redeem(db, *grant(db, user))
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        redeem(db, code, verifier)
+    assert db.oauth.validate_access(rotated.access_token) is None
+    with pytest.raises(AuthorizationError):
+        db.oauth.refresh(rotated.refresh_token, client_id="assistant")
+    assert db.oauth.validate_access(other.access_token) is not None
+    assert rotated.token.family_id == first.token.id
+
+
+def test_a_replay_by_another_client_or_uri_revokes_too(db: Database) -> None:
+    user = new_user(db)
+    new_client(db)
+    db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    code, verifier = grant(db, user)
+    first = redeem(db, code, verifier)
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        redeem(db, code, verifier, client_id="other")
+    assert db.oauth.validate_access(first.access_token) is None
+
+
+def test_a_refused_first_presentation_revokes_nothing(db: Database) -> None:
+    user = new_user(db)
+    new_client(db)
+    code, verifier = grant(db, user)
+    kept = redeem(db, *grant(db, user))
+    with pytest.raises(AuthorizationError, match="another client or redirect_uri"):
+        redeem(db, code, verifier, redirect_uri="https://elsewhere.example/cb")
+    assert redeem(db, code, verifier)  # the code was not burnt
+    assert db.oauth.validate_access(kept.access_token) is not None
