@@ -66,11 +66,56 @@ async def test_register_and_get_client(db: AsyncDatabase) -> None:
         ["https://a.example/c b"],
         ["https://a.example/\x00"],
         "https://a.example/cb",  # a string, not a list
+        # schemes that run or read something instead of redirecting
+        ["javascript:alert(document.cookie)"],
+        ["JavaScript://a.example/%0Aalert(1)"],
+        ["data:text/html,<script>alert(1)</script>"],
+        ["vbscript:msgbox(1)"],
+        ["file:///etc/passwd"],
+        ["https://a.example/cb", "FILE://host/share"],
     ],
 )
 async def test_bad_redirect_uris_are_refused(db: AsyncDatabase, uris: list[str]) -> None:
     with pytest.raises(ValidationError):
         await db.oauth.register_client("bad", redirect_uris=uris)
+
+
+@pytest.mark.parametrize(
+    ("registered", "requested"),
+    [
+        ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"),
+        ("http://127.0.0.1:8123/cb", "http://127.0.0.1:40000/cb"),
+        ("http://[::1]:8123/cb", "http://[::1]/cb"),
+        ("http://localhost/cb", "http://localhost:9/cb"),
+    ],
+)
+async def test_loopback_redirect_uris_match_any_port(
+    db: AsyncDatabase, registered: str, requested: str
+) -> None:
+    """RFC 8252 section 7.3, RFC 9700 section 4.1.1: a native client picks a port
+    per login; only the port may differ, and redemption wants the URI the code
+    was issued with."""
+    user = await new_user(db)
+    await db.oauth.register_client("native", redirect_uris=[registered])
+    verifier, challenge = pkce_pair()
+    code = await db.oauth.issue_code(
+        "native", user.id, redirect_uri=requested, code_challenge=challenge
+    )
+    assert await redeem(db, code, verifier, client_id="native", redirect_uri=requested)
+    for other in (requested.replace("/cb", "/cb2"), "https://127.0.0.1/cb", registered + "/x"):
+        with pytest.raises(AuthorizationError):
+            await db.oauth.issue_code(
+                "native", user.id, redirect_uri=other, code_challenge=challenge
+            )
+
+
+async def test_only_loopback_redirect_uris_ignore_the_port(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await db.oauth.register_client("web", redirect_uris=["https://a.example:8443/cb"])
+    with pytest.raises(AuthorizationError):
+        await db.oauth.issue_code(
+            "web", user.id, redirect_uri="https://a.example:9443/cb", code_challenge=pkce_pair()[1]
+        )
 
 
 async def test_code_flow_issues_a_new_family(db: AsyncDatabase) -> None:

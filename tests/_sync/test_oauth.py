@@ -67,11 +67,52 @@ def test_register_and_get_client(db: Database) -> None:
         ["https://a.example/c b"],
         ["https://a.example/\x00"],
         "https://a.example/cb",  # a string, not a list
+        # schemes that run or read something instead of redirecting
+        ["javascript:alert(document.cookie)"],
+        ["JavaScript://a.example/%0Aalert(1)"],
+        ["data:text/html,<script>alert(1)</script>"],
+        ["vbscript:msgbox(1)"],
+        ["file:///etc/passwd"],
+        ["https://a.example/cb", "FILE://host/share"],
     ],
 )
 def test_bad_redirect_uris_are_refused(db: Database, uris: list[str]) -> None:
     with pytest.raises(ValidationError):
         db.oauth.register_client("bad", redirect_uris=uris)
+
+
+@pytest.mark.parametrize(
+    ("registered", "requested"),
+    [
+        ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"),
+        ("http://127.0.0.1:8123/cb", "http://127.0.0.1:40000/cb"),
+        ("http://[::1]:8123/cb", "http://[::1]/cb"),
+        ("http://localhost/cb", "http://localhost:9/cb"),
+    ],
+)
+def test_loopback_redirect_uris_match_any_port(
+    db: Database, registered: str, requested: str
+) -> None:
+    """RFC 8252 section 7.3, RFC 9700 section 4.1.1: a native client picks a port
+    per login; only the port may differ, and redemption wants the URI the code
+    was issued with."""
+    user = new_user(db)
+    db.oauth.register_client("native", redirect_uris=[registered])
+    verifier, challenge = pkce_pair()
+    code = db.oauth.issue_code("native", user.id, redirect_uri=requested, code_challenge=challenge)
+    assert redeem(db, code, verifier, client_id="native", redirect_uri=requested)
+    for other in (requested.replace("/cb", "/cb2"), "https://127.0.0.1/cb", registered + "/x"):
+        with pytest.raises(AuthorizationError):
+            db.oauth.issue_code("native", user.id, redirect_uri=other, code_challenge=challenge)
+
+
+def test_only_loopback_redirect_uris_ignore_the_port(db: Database) -> None:
+    user = new_user(db)
+    db.oauth.register_client("web", redirect_uris=["https://a.example:8443/cb"])
+    with pytest.raises(AuthorizationError):
+        db.oauth.issue_code(
+            "web", user.id, redirect_uri="https://a.example:9443/cb", code_challenge=pkce_pair()[1]
+        )
 
 
 def test_code_flow_issues_a_new_family(db: Database) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Select,
     Text,
     Update,
-    any_,
+    exists,
     func,
     literal,
     or_,
@@ -78,8 +78,12 @@ def to_client(row: AnyRow | None, key: object) -> OAuthClient:
 
 
 def _client_matching(client_id: str, uri: str) -> CTE:
-    """The client, and whether ``uri`` is exactly one of its redirect URIs."""
-    matches = (literal(uri, Text) == any_(cl.redirect_uris)).label("matches")
+    """The client, and whether ``uri`` is one of its redirect URIs: exactly, except
+    for the port of a loopback ``http`` URI (RFC 8252 section 7.3)."""
+    registered = func.unnest(cl.redirect_uris).table_valued("uri").render_derived("registered")
+    portless = func.regexp_replace(registered.c.uri, v.LOOPBACK_PORT, r"\1", "i")
+    wanted = literal(v.without_loopback_port(uri), Text)
+    matches = exists(select(1).select_from(registered).where(portless == wanted)).label("matches")
     return select(cl.client_id, matches).where(cl.client_id == _client_id(client_id)).cte("client")
 
 
