@@ -63,7 +63,8 @@ class Category:
 
 @attrs.frozen
 class CategorySummary:
-    """A category with the figures of its items (weight and cost count every unit)."""
+    """A category with the figures of its items: ``item_count`` items (rows, not
+    units); weight and cost count every unit."""
 
     id: int
     name: str
@@ -71,7 +72,7 @@ class CategorySummary:
     created_at: datetime
     item_count: int
     total_weight_grams: float
-    total_cost_cents: int
+    total_cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
 
 
 # No __weakref__ slot: listings build Items through a mutable twin with the
@@ -113,9 +114,10 @@ class ItemPage:
 
 @attrs.frozen
 class CollectionTotals:
-    """Figures of the whole collection (every unit of every item)."""
+    """Figures of the whole collection (every unit of every item): ``unit_count``
+    is the sum of the quantities; ``unweighed_count`` counts items (rows)."""
 
-    item_count: int
+    unit_count: int
     total_weight_grams: float
     total_cost_cents: int
     unweighed_count: int
@@ -201,8 +203,8 @@ class CategoryTotals:
     consumable_grams: float
     total_grams: float
     pack_grams: float
-    cost_cents: int
-    item_count: int
+    cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
+    unit_count: int
     unweighed_count: int
 
 
@@ -213,7 +215,7 @@ class SetupTotals:
     Each entry contributes ``weight_grams x quantity`` (and ``price_cents x
     quantity``); an item without weight counts 0 and is counted in
     ``unweighed_count``. ``total = base + worn + consumable``; ``pack =
-    total - worn``; ``item_count`` is the number of units.
+    total - worn``; ``unit_count`` is the number of units (sum of quantities).
     """
 
     base_grams: float
@@ -221,8 +223,8 @@ class SetupTotals:
     consumable_grams: float
     total_grams: float
     pack_grams: float
-    cost_cents: int
-    item_count: int
+    cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
+    unit_count: int
     unweighed_count: int
     by_category: tuple[CategoryTotals, ...] = ()
 

@@ -16,6 +16,7 @@ from typing import Any, Self
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gearbox_db import _timestamps
 from gearbox_db._async.executor import AsyncExecutor, AsyncScope, async_fixed_scope
 from gearbox_db._async.repositories.api_keys import AsyncApiKeyRepository
 from gearbox_db._async.repositories.categories import AsyncCategoryRepository
@@ -166,11 +167,14 @@ class AsyncDatabase(_AsyncRepositories):
         )
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_async_engine(target, **{**options, **engine_kwargs})
+        _timestamps.listen_on(engine, existing=False)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: AsyncEngine, *, clock: Clock | None = None) -> AsyncDatabase:
-        """A database on an engine the caller owns (and disposes of)."""
+        """A database on an engine the caller owns (and disposes of). Its connections
+        load ``timestamptz`` values as :mod:`gearbox_db._timestamps` says."""
+        _timestamps.listen_on(engine, existing=True)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
@@ -182,8 +186,10 @@ class AsyncDatabase(_AsyncRepositories):
         Each operation, and each :meth:`transaction`, runs in a savepoint of
         that transaction; nothing is committed. Meant for tests (roll the
         caller's transaction back afterwards) and for joining a service's
-        own transaction.
+        own transaction. Timestamps read correctly in any session time zone
+        (:mod:`gearbox_db._timestamps`; registered on the connection).
         """
+        _timestamps.register_on(connection)
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property

@@ -20,6 +20,7 @@ __all__ = [
     "choice",
     "duration",
     "identifier",
+    "key",
     "limit",
     "name",
     "optional_text",
@@ -56,6 +57,22 @@ def name(value: object, field: str = "name") -> str:
     checked = text(value, field)
     if not checked.strip():
         raise ValidationError(f"{field} must not be blank")
+    return checked
+
+
+#: Longest text stored in a unique (btree) index: category names, usernames, setting
+#: keys, OAuth client ids. A btree entry holds at most 2,704 bytes, and a character
+#: takes up to 4 bytes of UTF-8.
+MAX_KEY_LENGTH: Final = 500
+
+
+def key(value: object, field: str = "name") -> str:
+    """A :func:`name` kept in a unique index: at most :data:`MAX_KEY_LENGTH` characters."""
+    checked = name(value, field)
+    if len(checked) > MAX_KEY_LENGTH:
+        raise ValidationError(
+            f"{field} must be at most {MAX_KEY_LENGTH} characters, got {len(checked)}"
+        )
     return checked
 
 
@@ -100,9 +117,14 @@ def weight(value: object, field: str = "weight_grams") -> float | None:
     return number
 
 
+#: Largest page a listing returns in one call: one call can still fetch a large
+#: collection, and no call can ask the server for an unbounded result.
+MAX_LIMIT: Final = 10_000
+
+
 def limit(value: object, field: str = "limit") -> int:
-    """A page size: a whole number of rows, at least 1."""
-    return _integer(value, field, 1, INT32_MAX - 1)
+    """A page size: a whole number of rows, from 1 to :data:`MAX_LIMIT`."""
+    return _integer(value, field, 1, MAX_LIMIT)
 
 
 def price(value: object, field: str = "price_cents") -> int | None:

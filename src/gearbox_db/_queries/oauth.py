@@ -60,7 +60,7 @@ def _client_id(client_id: object) -> str:
 def register_client(client_id: str, client_name: str | None, redirect_uris: object) -> Insert:
     """Insert a client with its redirect URIs (validated, duplicates dropped)."""
     values = {
-        "client_id": _client_id(client_id),
+        "client_id": v.key(client_id, "client_id"),
         "client_name": v.optional_text(client_name, "client_name"),
         "redirect_uris": v.redirect_uris(redirect_uris),
     }

@@ -12,21 +12,31 @@ Rules (the data model's "Totals" section): an entry contributes
 ``weight_grams x quantity`` grams and ``price_cents x quantity`` cents; an
 item without weight counts 0 and is counted in ``unweighed_count``; every
 unit of a worn entry is worn; ``total = base + worn + consumable``;
-``pack = total - worn``; ``item_count`` is the number of units.
+``pack = total - worn``; ``unit_count`` is the number of units.
+
+No value the library accepts can make these reads fail: the sums are
+computed in ``numeric`` (exact, unbounded), weights handed back as doubles
+(``inf`` beyond the largest double, never an overflow error) and costs as
+exact integers (a ``numeric`` sum: beyond 64 bits too).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any, Final
 
 import attrs
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Double,
     Join,
+    Numeric,
     Select,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -44,8 +54,11 @@ __all__ = [
     "FIGURE_COUNT",
     "SETUP_ID",
     "Window",
+    "as_double",
+    "cents",
     "entries_join",
     "figures",
+    "grams",
     "setup_totals",
     "to_totals",
 ]
@@ -63,6 +76,24 @@ si = setup_items.c
 it = items.c
 
 
+_LARGEST: Final = literal(Decimal("1e308"), Numeric)  # compared as numeric: no overflow
+
+
+def grams(weight: ColumnElement[Any], quantity: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``weight x quantity`` in ``numeric`` (sums of it never overflow)."""
+    return cast(weight, Numeric) * quantity
+
+
+def cents(price: ColumnElement[Any], quantity: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``price x quantity`` as a bigint (at most 2^62: no overflow); its sum is numeric."""
+    return cast(price, BigInteger) * quantity
+
+
+def as_double(number: ColumnElement[Any]) -> ColumnElement[float]:
+    """A ``numeric`` as a double: ``inf`` where it is too large for one (never an error)."""
+    return case((number < _LARGEST, cast(number, Double)), else_=literal(math.inf, Double))
+
+
 def _plain(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
     return aggregate
 
@@ -78,24 +109,20 @@ def entries_join(*, with_categories: bool = True) -> Join:
 
 def figures(window: Window = _plain) -> list[ColumnElement[Any]]:
     """The figures in SetupTotals field order: base, worn, consumable, total,
-    pack (grams), cost (cents), item_count (units), unweighed_count (entries)."""
+    pack (grams), cost (cents), unit_count (units), unweighed_count (entries)."""
 
-    def grams(classification: str) -> ColumnElement[float]:
-        weighed = func.sum(it.weight_grams * it.quantity)
-        return func.coalesce(window(weighed.filter(si.classification == classification)), 0.0)
+    def classified(classification: str) -> ColumnElement[Any]:
+        weighed = func.sum(grams(it.weight_grams, it.quantity))
+        return func.coalesce(window(weighed.filter(si.classification == classification)), 0)
 
-    base, worn, consumable = (grams(c) for c in CLASSIFICATIONS)
+    base, worn, consumable = (classified(c) for c in CLASSIFICATIONS)
     total = base + worn + consumable
-    cost = func.sum(cast(it.price_cents, BigInteger) * it.quantity)
+    cost = func.sum(cents(it.price_cents, it.quantity))
     units = func.sum(it.quantity)
     unweighed = func.count(it.id).filter(it.weight_grams.is_(None))
     return [
-        base,
-        worn,
-        consumable,
-        total,
-        total - worn,
-        cast(func.coalesce(window(cost), 0), BigInteger),
+        *(as_double(x) for x in (base, worn, consumable, total, total - worn)),
+        func.coalesce(window(cost), 0),  # numeric, made an int by the record
         cast(func.coalesce(window(units), 0), BigInteger),
         cast(window(unweighed), BigInteger),
     ]

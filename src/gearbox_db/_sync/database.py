@@ -21,6 +21,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
+from gearbox_db import _timestamps
 from gearbox_db._engine import engine_options, session_url
 from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor, Scope, fixed_scope
@@ -171,11 +172,14 @@ class Database(_Repositories):
         )
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_engine(target, **{**options, **engine_kwargs})
+        _timestamps.listen_on(engine, existing=False)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: Engine, *, clock: Clock | None = None) -> Database:
-        """A database on an engine the caller owns (and disposes of)."""
+        """A database on an engine the caller owns (and disposes of). Its connections
+        load ``timestamptz`` values as :mod:`gearbox_db._timestamps` says."""
+        _timestamps.listen_on(engine, existing=True)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
@@ -185,8 +189,10 @@ class Database(_Repositories):
         Each operation, and each :meth:`transaction`, runs in a savepoint of
         that transaction; nothing is committed. Meant for tests (roll the
         caller's transaction back afterwards) and for joining a service's
-        own transaction.
+        own transaction. Timestamps read correctly in any session time zone
+        (:mod:`gearbox_db._timestamps`; registered on the connection).
         """
+        _timestamps.register_on(connection)
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property
