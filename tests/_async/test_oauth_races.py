@@ -1,7 +1,7 @@
 """OAuth revocation racing rotation: a thief refreshes a stolen chain in a loop
-while the legitimate side detects reuse, revokes the token, or revokes the
-client. Real concurrent connections, started by a barrier, 20+ rounds; after
-each round no token of the family may still work."""
+while the legitimate side detects reuse, revokes the token, revokes the client,
+or the user changes their password. Real concurrent connections, started by a
+barrier, 20+ rounds; after each round no token of the family may still work."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from gearbox_db import AsyncDatabase, AuthorizationError
 from gearbox_db.records import IssuedTokens
 from tests.concurrency import agather
 
-from ._accounts import grant, new_client, new_user, redeem
+from ._accounts import LEGACY_HASH, grant, new_client, new_user, redeem
 
 ROUNDS = 20
 #: Refreshes the thief attempts per round (it stops at the first refusal).
@@ -55,6 +55,11 @@ async def _revoke_client(db: AsyncDatabase, original: IssuedTokens) -> object:
     count = await db.oauth.revoke_client("assistant")
     assert count >= 1  # the thief's newest token was live
     return count
+
+
+async def _change_password(db: AsyncDatabase, original: IssuedTokens) -> object:
+    await db.users.change_password(original.token.user_id, password_hash=LEGACY_HASH)
+    return None
 
 
 async def _legitimate(
@@ -97,3 +102,10 @@ async def test_revoke_racing_a_refresher_leaves_no_token(gearbox_database_url: s
 async def test_revoke_client_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
     async with await AsyncDatabase.connect(gearbox_database_url) as db:
         await _race(db, _revoke_client)
+
+
+async def test_password_change_racing_a_refresher_leaves_no_token(
+    gearbox_database_url: str,
+) -> None:
+    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+        await _race(db, _change_password)

@@ -28,15 +28,18 @@ from gearbox_db.schema import oauth_codes, oauth_tokens
 __all__ = [
     "FAMILY_LOCK_SPACE",
     "burn_client_codes",
+    "burn_user_codes",
     "lock_client_families",
     "lock_code_families",
     "lock_family_of_refresh",
     "lock_family_of_token",
+    "lock_user_families",
     "reuse",
     "reuse_error",
     "revoke",
     "revoke_client",
     "revoke_code_families",
+    "revoke_user",
     "revoked",
 ]
 
@@ -156,3 +159,19 @@ def revoke_code_families(raw_code: str) -> Update:
     """Revoke every live token issued, directly or by rotation, from ``raw_code``
     (after :func:`lock_code_families`)."""
     return _revoke_where(t.code_hash == _secrets.sha256_hex(raw_code, "code"))
+
+
+def burn_user_codes(user_id: int) -> Update:
+    """Mark every unused code of the user used (waits for redemptions in flight)."""
+    user = v.identifier(user_id, "user_id")
+    return update_(oauth_codes).where(co.user_id == user, co.used.is_(False)).values(used=True)
+
+
+def lock_user_families(user_id: int) -> Select[Any]:
+    """Lock every family of the user that still has a live token."""
+    return lock_families(t.user_id == v.identifier(user_id, "user_id"), t.revoked.is_(False))
+
+
+def revoke_user(user_id: int) -> Update:
+    """Revoke every live token of the user (after :func:`lock_user_families`)."""
+    return _revoke_where(t.user_id == v.identifier(user_id, "user_id"))
