@@ -64,18 +64,17 @@ def validate(
     renew_every: timedelta,
     max_lifetime: timedelta,
 ) -> Select[Any]:
-    """The user of the live session of ``raw_token``: unexpired, and created less
-    than ``max_lifetime`` ago (its absolute end). One statement.
+    """The user of the unexpired session of ``raw_token``: one statement.
 
     With ``renew_to``, the same statement also moves the session's expiry to
-    ``now + renew_to``, never past its absolute end, when it is earlier than
-    that minus ``renew_every`` (so at most once per ``renew_every``, and never
-    backwards). The SELECT sees the row as it was before that UPDATE, which
-    keeps it valid.
+    ``now + renew_to``, never past its absolute end (``created_at +
+    max_lifetime``), when it is earlier than that minus ``renew_every`` (so at
+    most once per ``renew_every``, and never backwards). The SELECT sees the
+    row as it was before that UPDATE, which keeps it valid.
     """
     token_hash = _secrets.sha256_hex(raw_token)
     end = s.created_at + v.duration(max_lifetime, "max_lifetime")
-    live = (s.token_hash == token_hash, s.expires_at > now, end > now)
+    live = (s.token_hash == token_hash, s.expires_at > now)
     statement = (
         select(*USER_COLUMNS)
         .select_from(sessions.join(users, users.c.id == s.user_id))

@@ -40,14 +40,15 @@ class AsyncSessionRepository:
         renew_every: timedelta = timedelta(hours=1),
         max_lifetime: timedelta = DEFAULT_SESSION_MAX_LIFETIME,
     ) -> User | None:
-        """The user of the session of ``raw_token``; ``None`` if the token is unknown,
-        the session has expired, or it was created ``max_lifetime`` ago or more
-        (its absolute end; a deleted user has no sessions). One statement.
+        """The user of the session of ``raw_token``; ``None`` if the token is unknown
+        or the session has expired (a deleted user has no sessions). One statement.
 
         Sliding expiry: with ``renew_to``, a valid session is extended to expire
-        ``renew_to`` from now (never past its absolute end), but only once its
-        expiry is more than ``renew_every`` behind that (so at most one write per
-        ``renew_every``; an expiry is never moved backwards), in the same statement.
+        ``renew_to`` from now, never past its absolute end (``max_lifetime``
+        after its creation), but only once its expiry is more than
+        ``renew_every`` behind that (so at most one write per ``renew_every``; an
+        expiry is never moved backwards), in the same statement. Being used
+        therefore never keeps a session alive past its absolute end.
         """
         statement = q.validate(
             raw_token,
