@@ -60,9 +60,33 @@ def _to_utc(data: bytes) -> datetime | None:
         return None
 
 
+def _utc_session(context: AdaptContext | None) -> bool:
+    """Whether the session of ``context`` runs at UTC offset 0 at both ends of the years."""
+    connection = getattr(context, "connection", None)
+    if connection is None:
+        return False
+    try:
+        zone = connection.info.timezone
+    except psycopg.Error:
+        return False
+    return all(zone.utcoffset(moment) == timedelta(0) for moment in _ENDS)
+
+
+_ENDS: Final = (datetime(1, 1, 2), datetime(9999, 12, 30))
+
+
 class UTCFallbackTimestamptzLoader(Loader):
     """psycopg's text ``timestamptz`` loader, falling back to a UTC conversion of
-    its own for local times outside years 1-9999 (the instant itself is inside)."""
+    its own for local times outside years 1-9999 (the instant itself is inside).
+
+    psycopg makes a loader per result; in a UTC session (the sessions the library
+    opens) that is psycopg's own C loader, untouched: no cost on the hot paths.
+    """
+
+    def __new__(cls, oid: int, context: AdaptContext | None = None) -> Any:
+        if _utc_session(context):
+            return _BaseLoader(oid, context)
+        return super().__new__(cls)
 
     def __init__(self, oid: int, context: AdaptContext | None = None) -> None:
         super().__init__(oid, context)
