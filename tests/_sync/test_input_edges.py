@@ -148,3 +148,21 @@ def test_far_timestamps_read_in_any_session_time_zone(
         assert (db.items.get(item_id)).created_at == when
     listed = {i.id: i.created_at for i in (db.items.list(limit=10)).items}
     assert [listed[i] for i in ids] == FAR
+
+
+def test_the_smallest_weights_count_and_never_break_a_read(db: Database) -> None:
+    """PostgreSQL raises on a double's underflow too: the smallest positive weights
+    (subnormal included) are summed as they are."""
+    category = db.categories.create(name="Feathers")
+    setup = db.setups.create(name="Light")
+    tiny = [5e-324, 2.2250738585072014e-308, 1e-300]
+    created = [
+        db.items.create(name=f"Down {n}", category_id=category.id, weight_grams=weight)
+        for n, weight in enumerate(tiny)
+    ]
+    db.setups.replace_items(setup.id, {item.id: "worn" for item in created})
+    assert (db.items.totals()).total_weight_grams == sum(tiny)
+    summary = next(c for c in db.categories.list() if c.name == "Feathers")
+    assert summary.total_weight_grams == sum(tiny)
+    totals = db.setups.totals(setup.id)
+    assert (totals.worn_grams, totals.total_grams, totals.pack_grams) == (sum(tiny), sum(tiny), 0)

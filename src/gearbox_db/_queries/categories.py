@@ -67,7 +67,7 @@ def list_summaries() -> Select[Any]:
         select(
             *_COLUMNS,
             func.count(items.c.id),
-            as_double(func.coalesce(func.sum(grams(items.c.weight_grams, items.c.quantity)), 0)),
+            as_double(grams(items.c.weight_grams, items.c.quantity)),
             func.coalesce(func.sum(cents(items.c.price_cents, items.c.quantity)), 0),
         )
         .outerjoin(items, items.c.category_id == c.id)

@@ -144,7 +144,7 @@ def totals() -> Select[Any]:
     number of items without a weight: one aggregate over ``items``."""
     return select(
         func.coalesce(func.sum(c.quantity), 0),
-        as_double(func.coalesce(func.sum(grams(c.weight_grams, c.quantity)), 0)),
+        as_double(grams(c.weight_grams, c.quantity)),
         func.coalesce(func.sum(cents(c.price_cents, c.quantity)), 0),
         func.count().filter(c.weight_grams.is_(None)),
     )
