@@ -14,7 +14,7 @@ SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite on a throwaway embedded PostgreSQL 16 (extra pytest args pass through)."""
+    """The test suite on a throwaway embedded PostgreSQL 18 (extra pytest args pass through)."""
     session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
 
@@ -25,6 +25,24 @@ def tests_system_pg(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     url = os.environ.get("GEARBOX_DB_TEST_URL", SYSTEM_PG)
     session.run("pytest", f"--gearbox-db-url={url}", *session.posargs)
+
+
+@nox.session(name="tests-pg16")
+def tests_pg16(session: nox.Session) -> None:
+    """The test suite on a throwaway PostgreSQL 16: binaries of the pgserver wheel (test-only)."""
+    session.install("-e", ".[dev]")
+    target = f"{session.create_tmp()}/pg16"
+    session.install(
+        "--target",
+        target,
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "pgserver==0.1.4",
+    )
+    env = {"GEARBOX_DB_EMBEDDED_BINDIR": f"{target}/pgserver/pginstall/bin"}
+    session.run("pytest", *session.posargs, env=env)
 
 
 @nox.session

@@ -36,6 +36,8 @@ __all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 #: Name of the program in messages, whichever way it was started.
 PROG: Final = "gearbox-db"
 _URL_ENV: Final = "DATABASE_URL"
+#: What a CLI user can do where the embedded server cannot run.
+EMBEDDED_OPTIONS: Final = embedded_cli.OPTIONS
 _EXIT_OK: Final = 0
 _EXIT_FAILED: Final = 1
 _EXIT_INTERRUPTED: Final = 130
@@ -98,12 +100,19 @@ def _database_url(args: argparse.Namespace) -> str:
         _say(f"using {mask(url)} (from {source})")
         to_sqlalchemy_url(url)  # a bad URL fails here, before any connection attempt
         return url
-    server = embedded.start(keep_running=True)
+    try:
+        server = embedded.start(keep_running=True)
+        for directory, major in embedded.other_versions():
+            _say(f"note: {embedded.other_versions_advice(directory, major)}")
+    except embedded.EmbeddedUnavailableError as exc:
+        raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {EMBEDDED_OPTIONS}") from exc
     state = (
         "started it; it keeps running in the background" if server.started else "already running"
     )
     url = server.ensure_database()
-    _say(f"using the embedded development PostgreSQL at {server.data_dir} ({state})")
+    _say(
+        f"using the embedded development PostgreSQL {server.version} at {server.data_dir} ({state})"
+    )
     return url
 
 

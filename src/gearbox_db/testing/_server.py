@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -21,6 +22,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from gearbox_db import embedded, migrations
+from gearbox_db.errors import GearboxDBError
 
 __all__ = ["TestServer", "existing_server", "throwaway_server"]
 
@@ -289,6 +291,8 @@ def _remove_stale_throwaways(base: Path) -> None:
         # gearbox-db-test-<pid>-<random> (or gearbox-db-test-<pid> of older versions)
         pid = directory.name.removeprefix(_THROWAWAY_PREFIX).split("-")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
+            with contextlib.suppress(GearboxDBError):  # e.g. a server of another version
+                embedded.stop(directory)
             embedded.stop(directory, remove=True)
 
 

@@ -3,7 +3,7 @@
 Fixtures, lazily started (a test run that asks for none starts no server):
 
 ``gearbox_server`` (session)
-    The server of the run: a throwaway embedded PostgreSQL 16 on tmpfs, or
+    The server of the run: a throwaway embedded PostgreSQL 18 on tmpfs, or
     the existing server named by ``--gearbox-db-url`` / ``GEARBOX_DB_TEST_URL``
     (test databases are then created and dropped in it).
 ``gearbox_template`` (session)
@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool, StaticPool
 
 from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db.embedded import EmbeddedUnavailableError
 from gearbox_db.testing._server import (
     TestServer,
     existing_server,
@@ -59,6 +60,10 @@ __all__ = [
 ]
 
 URL_ENV = "GEARBOX_DB_TEST_URL"
+#: What a test run can do where the embedded server cannot run.
+PLUGIN_OPTIONS = (
+    f"or run the tests against an existing PostgreSQL server: --gearbox-db-url URL or {URL_ENV}"
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=(
             "run gearbox_db fixtures against this existing PostgreSQL server (a URL of a "
             f"role that may CREATE DATABASE); default: ${URL_ENV}, else a throwaway "
-            "embedded PostgreSQL 16"
+            "embedded PostgreSQL 18"
         ),
     )
 
@@ -93,7 +98,10 @@ def gearbox_server(request: pytest.FixtureRequest) -> Iterator[TestServer]:
         yield server
         server.close()
     else:
-        server = throwaway_server()
+        try:
+            server = throwaway_server()
+        except EmbeddedUnavailableError as exc:
+            pytest.exit(f"gearbox_db: {exc.cause}; {PLUGIN_OPTIONS}", returncode=4)
         yield server
         stop_throwaway(server)
 
