@@ -197,3 +197,32 @@ def test_missing_wheel_and_unsupported_platform_are_named(
     monkeypatch.setattr(platform, "machine", lambda: "riscv64")
     with pytest.raises(embedded.EmbeddedUnavailableError, match=r"not built for .* on riscv64"):
         _embedded_os.binaries()
+
+
+@needs_root
+def test_binaries_out_of_the_service_accounts_reach_are_copied_not_opened_up(
+    base: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheel_bin = _embedded_os.binaries().bin_dir
+    install = wheel_bin.parent  # <site-packages>/<pkg>/pginstall
+    private = Path(tempfile.mkdtemp(prefix="gearbox-db-venv-", dir="/dev/shm"))  # 0700
+    try:
+        copy = private / install.parent.name / install.name
+        shutil.copytree(install, copy, symlinks=True)
+        for libs in install.parent.parent.glob("*.libs"):
+            shutil.copytree(libs, private / libs.name, symlinks=True)
+        monkeypatch.setenv(_embedded_os.BIN_DIR_ENV, str(copy / wheel_bin.name))
+        monkeypatch.setenv(embedded.HOME_ENV, str(base / "home"))
+        data_dir = base / "data"
+        try:
+            server = embedded.start(data_dir)
+            with psycopg.connect(server.url) as connection:
+                assert connection.execute("SELECT 1").fetchone() == (1,)
+        finally:
+            embedded.stop(data_dir, remove=True)
+        assert private.stat().st_mode & 0o777 == 0o700
+        mirrors = list((base / "home").glob("postgresql-*"))
+        assert len(mirrors) == 1
+        assert (mirrors[0] / install.parent.name / install.name / wheel_bin.name).is_dir()
+    finally:
+        shutil.rmtree(private)

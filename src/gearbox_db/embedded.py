@@ -284,7 +284,7 @@ def start(data_dir: Path | None = None, *, keep_running: bool = True) -> Embedde
         )
     directory = (data_dir or default_data_dir()).expanduser().absolute()
     runner = _os.account()
-    found = _os.mirror_for(_os.binaries(), runner, _ROOT_HOME)
+    found = _os.mirror_for(_os.binaries(), runner, _home())
     _check_version(directory, found)
     _os.make_tree(directory.parent, mode=0o711 if runner.switch else 0o700)
     directory = directory.resolve()
@@ -310,7 +310,7 @@ def stop(data_dir: Path | None = None, *, remove: bool = False) -> bool:
     running = _read_postmaster(directory)
     if running is not None:
         runner = _os.account()
-        found = _os.mirror_for(_os.binaries(), runner, _ROOT_HOME)
+        found = _os.mirror_for(_os.binaries(), runner, _home())
         with _locked(directory):
             arguments = ["-D", str(directory), "-w", "-m", "fast", "stop"]
             _os.run_tool(found, "pg_ctl", arguments, runner)

@@ -115,6 +115,7 @@ _BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {
     "23505": ConflictError,  # unique_violation
     "23P01": ConflictError,  # exclusion_violation
     "23503": InvalidReferenceError,  # foreign_key_violation
+    "23001": InvalidReferenceError,  # restrict_violation (ON DELETE RESTRICT, PostgreSQL >= 18)
     "23514": ValidationError,  # check_violation
     "23502": ValidationError,  # not_null_violation
     "22001": ValidationError,  # string_data_right_truncation
