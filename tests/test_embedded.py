@@ -123,12 +123,13 @@ def test_root_refuses_a_data_directory_its_account_cannot_reach() -> None:
 
 
 def test_a_data_directory_of_another_major_version_is_never_opened(base: Path) -> None:
+    other = _embedded_os.binaries().major - 2  # e.g. the 0.1 release's 16 under 18
     old = base / "postgres"
     old.mkdir()
-    (old / "PG_VERSION").write_text("16\n")
+    (old / "PG_VERSION").write_text(f"{other}\n")
     (old / "base").mkdir()
     before = sorted(old.rglob("*"))
-    with pytest.raises(ConfigurationError, match="was made by PostgreSQL 16") as caught:
+    with pytest.raises(ConfigurationError, match=f"was made by PostgreSQL {other}") as caught:
         embedded.start(old)
     assert "never opens nor deletes" in str(caught.value)
     assert sorted(old.rglob("*")) == before
@@ -144,16 +145,18 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_status_lists_data_directories_of_other_versions(base: Path) -> None:
-    for name, version in (("postgres", "16"), ("postgres-17", "17")):
+    major = _embedded_os.binaries().major
+    older, newer = major - 2, major + 1
+    for name, version in (("postgres", older), (f"postgres-{newer}", newer)):
         (base / name).mkdir()
         (base / name / "PG_VERSION").write_text(f"{version}\n")
     result = _cli("embedded", "status", env={embedded.HOME_ENV: str(base)})
     assert result.returncode == 0, result.stderr
-    major = _embedded_os.binaries().major
     lines = result.stdout.splitlines()
     assert lines[0] == f"embedded PostgreSQL at {base / f'postgres-{major}'}: not running"
-    assert lines[1].startswith(f"note: {base / 'postgres'} holds a PostgreSQL 16 database")
-    assert lines[2].startswith(f"note: {base / 'postgres-17'} holds a PostgreSQL 17 database")
+    assert lines[1].startswith(f"note: {base / 'postgres'} holds a PostgreSQL {older} database")
+    newer_dir = base / f"postgres-{newer}"
+    assert lines[2].startswith(f"note: {newer_dir} holds a PostgreSQL {newer} database")
     assert "left untouched" in lines[1]
     assert "pg_dump" in lines[1]
     assert (base / "postgres" / "PG_VERSION").exists()
