@@ -6,7 +6,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "generate-check", "tests"]
+nox.options.sessions = ["lint", "typecheck", "imports", "generate-check", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -51,6 +51,13 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """import-linter: the layering contracts in pyproject.toml (its own venv: rich pins clash)."""
+    session.install("import-linter>=2.1")
+    session.run("lint-imports", env={"PYTHONPATH": "src"})
 
 
 @nox.session
