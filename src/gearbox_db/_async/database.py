@@ -28,7 +28,7 @@ from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
 from gearbox_db._engine import engine_options, session_url
 from gearbox_db._queries._common import Clock
-from gearbox_db._transaction import TransactionState, translated
+from gearbox_db._transaction import AsyncConnectionGate, TransactionState, translated
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import InvalidStateError
 
@@ -180,9 +180,11 @@ class AsyncDatabase(_AsyncRepositories):
         """A database on one connection the caller owns, inside the caller's transaction.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
-        that transaction; nothing is committed. Meant for tests (roll the
-        caller's transaction back afterwards) and for joining a service's
-        own transaction.
+        that transaction; nothing is committed. Operations started at the same
+        time (concurrent requests of an app under test) run one after the
+        other, a connection being able to do one thing at a time. Meant for
+        tests (roll the caller's transaction back afterwards) and for joining
+        a service's own transaction.
         """
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
@@ -214,9 +216,11 @@ class AsyncDatabase(_AsyncRepositories):
 
 
 def _nested_scope(connection: AsyncConnection) -> AsyncScope:
+    gate = AsyncConnectionGate()
+
     @asynccontextmanager
     async def scope() -> AsyncIterator[AsyncConnection]:
-        async with connection.begin_nested():
+        async with gate.hold(), connection.begin_nested():
             yield connection
 
     return scope

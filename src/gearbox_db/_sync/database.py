@@ -33,7 +33,11 @@ from gearbox_db._sync.repositories.settings import SettingRepository
 from gearbox_db._sync.repositories.setups import SetupRepository
 from gearbox_db._sync.repositories.threads import ThreadRepository
 from gearbox_db._sync.repositories.users import UserRepository
-from gearbox_db._transaction import TransactionState, translated
+from gearbox_db._transaction import (
+    ConnectionGate,
+    TransactionState,
+    translated,
+)
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import InvalidStateError
 
@@ -183,9 +187,11 @@ class Database(_Repositories):
         """A database on one connection the caller owns, inside the caller's transaction.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
-        that transaction; nothing is committed. Meant for tests (roll the
-        caller's transaction back afterwards) and for joining a service's
-        own transaction.
+        that transaction; nothing is committed. Operations started at the same
+        time (concurrent requests of an app under test) run one after the
+        other, a connection being able to do one thing at a time. Meant for
+        tests (roll the caller's transaction back afterwards) and for joining
+        a service's own transaction.
         """
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
@@ -217,9 +223,11 @@ class Database(_Repositories):
 
 
 def _nested_scope(connection: Connection) -> Scope:
+    gate = ConnectionGate()
+
     @contextmanager
     def scope() -> Iterator[Connection]:
-        with connection.begin_nested():
+        with gate.hold(), connection.begin_nested():
             yield connection
 
     return scope
