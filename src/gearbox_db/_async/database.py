@@ -27,6 +27,7 @@ from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
 from gearbox_db._engine import engine_options, session_url
+from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._transaction import AsyncConnectionGate, TransactionState, translated
 from gearbox_db._url import to_sqlalchemy_url
@@ -166,11 +167,18 @@ class AsyncDatabase(_AsyncRepositories):
         )
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_async_engine(target, **{**options, **engine_kwargs})
+        protect_logs(engine)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: AsyncEngine, *, clock: Clock | None = None) -> AsyncDatabase:
-        """A database on an engine the caller owns (and disposes of)."""
+        """A database on an engine the caller owns (and disposes of).
+
+        Its logs leave out password and token hashes (found in result rows);
+        create it with ``hide_parameters=True`` to keep statement parameters
+        out of logs and error messages too.
+        """
+        protect_logs(engine)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod

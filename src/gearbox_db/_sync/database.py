@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
 from gearbox_db._engine import engine_options, session_url
+from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor, Scope, fixed_scope
 from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
@@ -175,11 +176,18 @@ class Database(_Repositories):
         )
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_engine(target, **{**options, **engine_kwargs})
+        protect_logs(engine)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: Engine, *, clock: Clock | None = None) -> Database:
-        """A database on an engine the caller owns (and disposes of)."""
+        """A database on an engine the caller owns (and disposes of).
+
+        Its logs leave out password and token hashes (found in result rows);
+        create it with ``hide_parameters=True`` to keep statement parameters
+        out of logs and error messages too.
+        """
+        protect_logs(engine)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
