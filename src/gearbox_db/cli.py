@@ -338,7 +338,9 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        return handler(args, _database_url(args) if args.needs_database else "")
+        # A dry run of the importer validates the file alone: no database at all.
+        needs_database = args.needs_database and not getattr(args, "dry_run", False)
+        return handler(args, _database_url(args) if needs_database else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED

@@ -32,7 +32,8 @@ DESCRIPTION: Final = (
     "The file is opened read-only and never modified. Every row is validated first and "
     "every problem is listed; any problem means nothing is written (exit 1) unless "
     "--repair applies the documented repairs. An empty database is first brought to the "
-    "schema head; one that already holds GearBox data is refused unless --replace."
+    "schema head; one that already holds GearBox data is refused unless --replace. "
+    "--dry-run validates the file alone and needs no database."
 )
 EXAMPLES: Final = (
     "gearbox-db import-sqlite examples/gearbox-sample.db\n"
@@ -117,7 +118,10 @@ def _verdict(result: ImportResult) -> str:
 
 
 def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int:
-    """Run ``import-sqlite`` against the database at ``url``; return the exit code."""
+    """Run ``import-sqlite`` against the database at ``url``; return the exit code.
+
+    A dry run (``url`` is then ``""``) reads and validates the file only.
+    """
     out = out or sys.stdout
     unwritable = _report_problem(args.report)
     if unwritable is not None:
@@ -126,7 +130,7 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
     try:
         result = import_sqlite(
             args.path,
-            url,
+            None if args.dry_run else url,
             repair=args.repair,
             replace=args.replace,
             dry_run=args.dry_run,
