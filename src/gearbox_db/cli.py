@@ -16,6 +16,7 @@ and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import textwrap
@@ -352,6 +353,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gearbox-db`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    # psycopg logs what it ignores while a lost connection is torn down ("error
+    # ignored terminating <psycopg.Copy>...", three lines); with no logging set
+    # up Python would print it. The error itself comes as our one line.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help and --version (0), usage errors (2)

@@ -21,7 +21,7 @@ from typing import Any, Final, TextIO
 
 from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db.errors import GearboxDBError
-from gearbox_db.importer import ImportResult, for_stream, import_sqlite, write_report
+from gearbox_db.importer import Bar, ImportResult, for_stream, import_sqlite, write_report
 
 __all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "register", "run"]
 
@@ -127,6 +127,7 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
     if unwritable is not None:
         print(f"gearbox-db: error: {unwritable}; nothing was imported", file=sys.stderr)
         return _EXIT_FAILED
+    progress = for_stream(sys.stderr)
     try:
         result = import_sqlite(
             args.path,
@@ -134,11 +135,14 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
             repair=args.repair,
             replace=args.replace,
             dry_run=args.dry_run,
-            progress=for_stream(sys.stderr),
+            progress=progress,
         )
     except GearboxDBError as exc:
         print(f"gearbox-db: error: {_one_line(str(exc), url)}", file=sys.stderr)
         return _EXIT_FAILED
+    finally:
+        if isinstance(progress, Bar):
+            progress.close()
     if args.report is not None:
         write_report(args.report, result.problems)
     _print_problems(result, out)
