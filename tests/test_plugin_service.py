@@ -26,6 +26,10 @@ def test_fails_showing_the_url(gearbox_database_url):
 
 def test_fails_on_the_empty_url(gearbox_empty_database_url):
     assert "nothing" in gearbox_empty_database_url
+
+
+def test_fails_with_the_server(gearbox_server):
+    assert gearbox_server is None
 """
 
 
@@ -45,7 +49,7 @@ def test_failing_tests_show_fixture_urls_masked(
     pytester.makepyfile(test_inner=INNER_FAILING)
     url = _with_password(gearbox_server)  # the server trusts: the password is not checked
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-l", "--gearbox-db-url", url)
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=3)
     output = result.stdout.str() + result.stderr.str()
     assert "gbtest_" in output  # the URLs are shown...
     assert PASSWORD not in output  # ...without their password
@@ -135,3 +139,12 @@ def test_the_testing_extra_does_not_force_pytest_asyncio() -> None:
     ]
     assert not any(dep.startswith("pytest-asyncio") for dep in extras["testing"])
     assert any(dep.startswith("pytest-asyncio") for dep in extras["testing-async"])
+
+
+def test_the_server_fixture_shows_no_password() -> None:
+    server = TestServer(
+        conninfo=f"host=db user=app password={PASSWORD} dbname=postgres",
+        client_conninfo=f"host=pooler user=app password={PASSWORD} dbname=postgres",
+    )
+    assert PASSWORD not in repr(server)
+    assert "host=pooler" in repr(server)

@@ -21,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from gearbox_db import embedded, migrations
+from gearbox_db._redact import redact
 
 __all__ = ["TestServer", "existing_server", "throwaway_server"]
 
@@ -78,7 +79,7 @@ class TestServer:
 
     __test__ = False  # not a pytest test class
 
-    conninfo: str
+    conninfo: str = attrs.field(repr=lambda conninfo: repr(redact(conninfo)))
     #: Data directory of a throwaway server this run started (removed at the end).
     data_dir: Path | None = None
     template: str | None = None
@@ -86,7 +87,9 @@ class TestServer:
     #: the first clone by :meth:`pick_clone_strategy`.
     clone_strategy: Literal["FILE_COPY", "WAL_LOG"] | None = None
     run_key: int = attrs.field(factory=lambda: secrets.randbits(31))
-    client_conninfo: str | None = None
+    client_conninfo: str | None = attrs.field(
+        default=None, repr=lambda conninfo: repr(conninfo and redact(conninfo))
+    )
     _admin: psycopg.Connection[Any] | None = None
     _liveness: psycopg.Connection[Any] | None = None
 
