@@ -20,7 +20,6 @@ import pytest
 
 pytest.importorskip("fastapi", reason="needs the web-tests extra (fastapi, httpx, uvicorn)")
 import httpx
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db import AsyncDatabase
 
@@ -83,11 +82,10 @@ def test_the_example_serves_records_over_http(gearbox_empty_database_url: str) -
 
 
 @pytest.fixture
-async def client(gearbox_async_connection: AsyncConnection) -> AsyncIterator[httpx.AsyncClient]:
+async def client(gearbox_async_db: AsyncDatabase) -> AsyncIterator[httpx.AsyncClient]:
     """The app in-process on the rolled-back test connection (no lifespan, no pool)."""
-    db = AsyncDatabase.from_connection(gearbox_async_connection)
     app = fastapi_service.app
-    app.dependency_overrides[fastapi_service.get_db] = lambda: db
+    app.dependency_overrides[fastapi_service.get_db] = lambda: gearbox_async_db
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
