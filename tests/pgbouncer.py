@@ -72,8 +72,12 @@ def _command(config: Path) -> list[str]:
 def pgbouncer_url(gearbox_server: TestServer) -> Iterator[str]:
     """URL of the test server's ``postgres`` database through a transaction-pooling PgBouncer."""
     params = conninfo_to_dict(gearbox_server.conninfo)
-    if str(params.get("host", "")).startswith("/") or not params.get("port"):
-        pytest.skip("the PgBouncer tests need a test server on TCP (--gearbox-db-url)")
+    tcp = params.get("host") and not str(params["host"]).startswith("/") and params.get("port")
+    if gearbox_server.data_dir is not None or not tcp:
+        pytest.skip(
+            "the PgBouncer tests run against an existing server on TCP "
+            "(--gearbox-db-url postgresql://postgres@127.0.0.1:5432/postgres)"
+        )
     directory = Path(tempfile.mkdtemp(prefix="gearbox-pgbouncer-"))
     directory.chmod(0o755)
     auth_file = directory / "userlist.txt"
