@@ -16,6 +16,7 @@ and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import textwrap
@@ -347,7 +348,9 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        return handler(args, _database_url(args) if args.needs_database else "")
+        # A dry run of the importer validates the file alone: no database at all.
+        needs_database = args.needs_database and not getattr(args, "dry_run", False)
+        return handler(args, _database_url(args) if needs_database else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED
@@ -359,6 +362,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gearbox-db`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    # psycopg logs what it ignores while a lost connection is torn down ("error
+    # ignored terminating <psycopg.Copy>...", three lines); with no logging set
+    # up Python would print it. The error itself comes as our one line.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help and --version (0), usage errors (2)
