@@ -6,7 +6,7 @@ import os
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "generate-check", "tests"]
+nox.options.sessions = ["lint", "typecheck", "imports", "generate-check", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -14,7 +14,7 @@ SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite on a throwaway embedded PostgreSQL 16 (extra pytest args pass through)."""
+    """The test suite on a throwaway embedded PostgreSQL 18 (extra pytest args pass through)."""
     session.install("-e", ".[dev]")
     session.run("pytest", *session.posargs)
 
@@ -27,12 +27,37 @@ def tests_system_pg(session: nox.Session) -> None:
     session.run("pytest", f"--gearbox-db-url={url}", *session.posargs)
 
 
+@nox.session(name="tests-pg16")
+def tests_pg16(session: nox.Session) -> None:
+    """The test suite on a throwaway PostgreSQL 16: binaries of the pgserver wheel (test-only)."""
+    session.install("-e", ".[dev]")
+    target = f"{session.create_tmp()}/pg16"
+    session.install(
+        "--target",
+        target,
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "pgserver==0.1.4",
+    )
+    env = {"GEARBOX_DB_EMBEDDED_BINDIR": f"{target}/pgserver/pginstall/bin"}
+    session.run("pytest", *session.posargs, env=env)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """import-linter: the layering contracts in pyproject.toml (its own venv: rich pins clash)."""
+    session.install("import-linter>=2.1")
+    session.run("lint-imports", env={"PYTHONPATH": "src"})
 
 
 @nox.session

@@ -17,7 +17,10 @@ service's first start would: ``embedded.start(data_dir)`` then
 interpreter start and imports included. Median of ``--repeat`` (default 5)
 samples. Figures only, no assertion on time.
 
-    python benchmarks/embedded_startup.py [--repeat 5]
+    python benchmarks/embedded_startup.py [--repeat 5] [--python PY ...]
+
+``--python`` runs the samples with other interpreters too (each must have
+gearbox-db with its ``embedded`` extra installed), side by side in one run.
 """
 
 from __future__ import annotations
@@ -55,11 +58,9 @@ print(json.dumps({"import": t1 - t0, "start": t2 - t1, "upgrade": t3 - t2, "tota
 SITUATIONS: Final = ("fresh", "stopped", "running")
 
 
-def _sample(data_dir: Path) -> dict[str, float]:
+def _sample(python: str, data_dir: Path) -> dict[str, float]:
     t0 = perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(data_dir)], capture_output=True, text=True
-    )
+    run = subprocess.run([python, "-c", _CHILD, str(data_dir)], capture_output=True, text=True)
     wall = perf_counter() - t0
     if run.returncode != 0:
         raise RuntimeError(f"sample failed:\n{run.stdout}\n{run.stderr}")
@@ -68,22 +69,23 @@ def _sample(data_dir: Path) -> dict[str, float]:
     return figures
 
 
-def measure(base: Path, repeat: int) -> dict[str, list[dict[str, float]]]:
-    """Samples of each situation with data directories under ``base``."""
+def measure(python: str, base: Path, repeat: int) -> dict[str, list[dict[str, float]]]:
+    """Samples of each situation with data directories under ``base``, run by ``python``."""
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in SITUATIONS}
     work = Path(tempfile.mkdtemp(prefix="gearbox-bench-startup-", dir=base))
+    work.chmod(0o755)  # as root the server's own account must reach its data directory
     try:
         for i in range(repeat):
             data_dir = work / f"pg{i}"
             try:
-                fresh = _sample(data_dir)
+                fresh = _sample(python, data_dir)
                 assert fresh["started"]
                 samples["fresh"].append(fresh)
-                running = _sample(data_dir)
+                running = _sample(python, data_dir)
                 assert not running["started"]
                 samples["running"].append(running)
                 embedded.stop(data_dir)
-                stopped = _sample(data_dir)
+                stopped = _sample(python, data_dir)
                 assert stopped["started"]
                 samples["stopped"].append(stopped)
             finally:
@@ -97,16 +99,25 @@ def main(argv: list[str] | None = None) -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description="time to a migrated embedded database")
     parser.add_argument("--repeat", type=int, default=5, help="samples per figure (5)")
+    parser.add_argument(
+        "--python", action="append", default=[], help="another interpreter to sample with"
+    )
     args = parser.parse_args(argv)
+    pythons = [sys.executable, *args.python]
     print(machine())
     bases = [Path("/dev/shm"), disk_dir()]
     rows: list[list[str]] = []
-    for base in bases:
+    for python, base in [(python, base) for python in pythons for base in bases]:
         if not base.is_dir():
-            print(f"{base}: not there, skipped")
             continue
-        print(f"measuring in {where(base)}...", flush=True)
-        samples = measure(base, args.repeat)
+        version = subprocess.run(
+            [python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        print(f"measuring with Python {version} in {where(base)}...", flush=True)
+        samples = measure(python, base, args.repeat)
         for situation in SITUATIONS:
             runs = samples[situation]
 
@@ -115,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
 
             rows.append(
                 [
+                    version,
                     where(base),
                     situation,
                     med("start"),
@@ -126,7 +138,16 @@ def main(argv: list[str] | None = None) -> None:
             )
     print()
     print(f"embedded PostgreSQL to a migrated database, ms, median of {args.repeat}")
-    headers = ["data directory in", "situation", "start", "upgrade", "total", "import", "process"]
+    headers = [
+        "Python",
+        "data directory in",
+        "situation",
+        "start",
+        "upgrade",
+        "total",
+        "import",
+        "process",
+    ]
     print(table(headers, rows))
     print("total = start + upgrade in-process; process = whole child incl. interpreter + imports")
 

@@ -26,6 +26,15 @@ from gearbox_db.schema import metadata
 CHECK_VIOLATION = "23514"
 UNIQUE_VIOLATION = "23505"
 FOREIGN_KEY_VIOLATION = "23503"
+#: ON DELETE RESTRICT: restrict_violation from PostgreSQL 18 on, foreign_key_violation before.
+RESTRICT_VIOLATION = "23001"
+
+
+def restrict_sqlstate(conn: Connection) -> str:
+    """The SQLSTATE this server gives a RESTRICT foreign key that blocks a delete."""
+    version = conn.connection.dbapi_connection.info.server_version  # type: ignore[union-attr]
+    return RESTRICT_VIOLATION if version >= 180000 else FOREIGN_KEY_VIOLATION
+
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1

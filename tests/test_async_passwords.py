@@ -23,3 +23,16 @@ async def test_password_verification_does_not_block_the_event_loop(
     # argon2 takes ~0.1 s of CPU; run on the loop it would allow a handful of
     # turns at most (the statements' own awaits), in a thread many thousands.
     assert ticks > 100
+
+
+async def test_ahash_password_does_not_block_the_event_loop() -> None:
+    from gearbox_db import passwords
+
+    ticks = 0
+    hashing = asyncio.ensure_future(passwords.ahash_password("correct horse"))
+    while not hashing.done():  # yields to the loop only: counts turns, not time
+        ticks += 1
+        await asyncio.sleep(0)
+    stored = await hashing
+    assert passwords.verify_password(stored, "correct horse").valid
+    assert ticks > 100

@@ -65,7 +65,8 @@ def catalog(conn: Connection) -> dict[str, set[Any]]:
         "AND a.attnum > 0 AND NOT a.attisdropped",
         "constraints": "SELECT conrelid::regclass::text || ' ' || conname || ' ' || "
         "pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE connamespace = current_schema()::regnamespace",
+        # PostgreSQL >= 18 also lists NOT NULL as constraints ('n'): compared as columns.
+        "WHERE connamespace = current_schema()::regnamespace AND contype <> 'n'",
         "functions": "SELECT oid::regprocedure::text || ' ' || md5(prosrc) FROM pg_proc "
         "WHERE pronamespace = current_schema()::regnamespace",
         "triggers": "SELECT tgrelid::regclass::text || ' ' || pg_get_triggerdef(t.oid) "

@@ -15,12 +15,17 @@ import asyncio
 import os
 import sys
 
-from gearbox_db import AsyncDatabase, InvalidStateError, embedded, migrations
+from gearbox_db import AsyncDatabase, ConflictError, InvalidStateError, embedded, migrations
 
 
 async def research_and_buy(db: AsyncDatabase) -> None:
     """Compare two stoves, resolve the thread, and show the new collection item."""
-    cook = await db.categories.create(name="Cook (async example)", icon="flame")
+    async with db.transaction() as tx:  # a second run finds the category already there
+        try:
+            async with tx.savepoint():
+                cook = await tx.categories.create(name="Cook (async example)", icon="flame")
+        except ConflictError:
+            cook = await tx.categories.get_by_name("Cook (async example)")
     thread = await db.threads.create(name="Which stove?", category_id=cook.id)
     canister = await db.threads.add_candidate(thread.id, name="Canister stove", weight_grams=83.0)
     titanium = await db.threads.add_candidate(
@@ -41,7 +46,7 @@ async def main() -> None:
     """Connect, make sure the schema is current, run, close."""
     url = (sys.argv[1:] or [os.environ.get("DATABASE_URL", "")])[0]
     url = url or embedded.start().ensure_database()
-    migrations.upgrade(url)  # sync, at startup, before serving
+    await migrations.aupgrade(url)  # at startup, before serving
     async with await AsyncDatabase.connect(url, pool_size=2) as db:
         await research_and_buy(db)
 

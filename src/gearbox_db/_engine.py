@@ -40,4 +40,7 @@ def engine_options(
         "pool_pre_ping": True,
         "pool_recycle": 1800,
         "connect_args": {"application_name": application_name},
+        # Statement parameters hold password and token hashes: never in logs
+        # (echo, DEBUG logging) nor in SQLAlchemy's error messages.
+        "hide_parameters": True,
     }

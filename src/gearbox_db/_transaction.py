@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import attrs
 import psycopg
@@ -11,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gearbox_db.errors import GearboxDBError, InvalidStateError, translate
 
-__all__ = ["TransactionState", "translated"]
+__all__ = ["AsyncConnectionGate", "ConnectionGate", "TransactionState", "translated"]
 
 
 @attrs.define
@@ -43,3 +45,48 @@ def translated(state: TransactionState | None = None) -> Iterator[None]:
         # Chain the driver's own error (SQLAlchemy's wrapper would also carry the
         # statement's parameters, which may hold secrets, into tracebacks).
         raise error from getattr(exc, "orig", None) or exc
+
+
+class AsyncConnectionGate:
+    """One operation at a time on a shared connection (``AsyncDatabase.from_connection``).
+
+    Tasks that share the connection queue here, each operation (or each
+    ``transaction()`` block) a savepoint of its own taken only when the
+    previous one ended: savepoints never interleave. Reentrant for the task
+    that holds it (a repository call inside its own ``transaction()`` block).
+    """
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._owner: asyncio.Task[object] | None = None
+
+    @asynccontextmanager
+    async def hold(self) -> AsyncIterator[None]:
+        """Hold the connection for the block."""
+        task = asyncio.current_task()
+        if task is not None and self._owner is task:
+            yield
+            return
+        async with self._lock:
+            self._owner = task
+            try:
+                yield
+            finally:
+                self._owner = None
+
+
+class ConnectionGate:
+    """One operation at a time on a shared connection (``Database.from_connection``).
+
+    Threads that share the connection queue here; reentrant for the thread
+    that holds it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Hold the connection for the block."""
+        with self._lock:
+            yield

@@ -16,6 +16,7 @@ and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import textwrap
@@ -36,6 +37,8 @@ __all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main"]
 #: Name of the program in messages, whichever way it was started.
 PROG: Final = "gearbox-db"
 _URL_ENV: Final = "DATABASE_URL"
+#: What a CLI user can do where the embedded server cannot run.
+EMBEDDED_OPTIONS: Final = embedded_cli.OPTIONS
 _EXIT_OK: Final = 0
 _EXIT_FAILED: Final = 1
 _EXIT_INTERRUPTED: Final = 130
@@ -98,12 +101,19 @@ def _database_url(args: argparse.Namespace) -> str:
         _say(f"using {mask(url)} (from {source})")
         to_sqlalchemy_url(url)  # a bad URL fails here, before any connection attempt
         return url
-    server = embedded.start(keep_running=True)
+    try:
+        server = embedded.start(keep_running=True)
+        for directory, major in embedded.other_versions():
+            _say(f"note: {embedded.other_versions_advice(directory, major)}")
+    except embedded.EmbeddedUnavailableError as exc:
+        raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {EMBEDDED_OPTIONS}") from exc
     state = (
         "started it; it keeps running in the background" if server.started else "already running"
     )
     url = server.ensure_database()
-    _say(f"using the embedded development PostgreSQL at {server.data_dir} ({state})")
+    _say(
+        f"using the embedded development PostgreSQL {server.version} at {server.data_dir} ({state})"
+    )
     return url
 
 
@@ -338,7 +348,9 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        return handler(args, _database_url(args) if args.needs_database else "")
+        # A dry run of the importer validates the file alone: no database at all.
+        needs_database = args.needs_database and not getattr(args, "dry_run", False)
+        return handler(args, _database_url(args) if needs_database else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED
@@ -350,6 +362,10 @@ def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``gearbox-db`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    # psycopg logs what it ignores while a lost connection is torn down ("error
+    # ignored terminating <psycopg.Copy>...", three lines); with no logging set
+    # up Python would print it. The error itself comes as our one line.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help and --version (0), usage errors (2)

@@ -117,7 +117,7 @@ _BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {
     "23505": ConflictError,  # unique_violation
     "23P01": ConflictError,  # exclusion_violation
     "23503": InvalidReferenceError,  # foreign_key_violation
-    "23001": InvalidStateError,  # restrict_violation
+    "23001": InvalidReferenceError,  # restrict_violation (ON DELETE RESTRICT, PostgreSQL >= 18)
     "25006": ConfigurationError,  # read_only_sql_transaction: writing to a read replica
     "42501": ConfigurationError,  # insufficient_privilege
     "42P05": ConfigurationError,  # duplicate_prepared_statement (a transaction pooler)

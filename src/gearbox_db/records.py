@@ -3,6 +3,8 @@
 Records are plain immutable values: they hold no connection and load
 nothing lazily. Weights are grams (``float``), prices are cents (``int``),
 timestamps are timezone-aware ``datetime`` objects in UTC.
+:func:`to_dict` turns any of them into JSON-ready values (for a web API's
+responses: docs/service.md).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from datetime import datetime
 from typing import Literal
 
 import attrs
+
+from gearbox_db._serialize import to_dict
 
 __all__ = [
     "AccessGrant",
@@ -43,6 +47,7 @@ __all__ = [
     "ThreadStatus",
     "ThreadSummary",
     "User",
+    "to_dict",
 ]
 
 ThreadStatus = Literal["active", "resolved"]

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 
 from gearbox_db import _timestamps
 from gearbox_db._engine import engine_options, session_url
+from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor, Scope, fixed_scope
 from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
@@ -34,7 +35,11 @@ from gearbox_db._sync.repositories.settings import SettingRepository
 from gearbox_db._sync.repositories.setups import SetupRepository
 from gearbox_db._sync.repositories.threads import ThreadRepository
 from gearbox_db._sync.repositories.users import UserRepository
-from gearbox_db._transaction import TransactionState, translated
+from gearbox_db._transaction import (
+    ConnectionGate,
+    TransactionState,
+    translated,
+)
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import InvalidStateError
 
@@ -172,13 +177,20 @@ class Database(_Repositories):
         )
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_engine(target, **{**options, **engine_kwargs})
+        protect_logs(engine)
         _timestamps.listen_on(engine, existing=False)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: Engine, *, clock: Clock | None = None) -> Database:
-        """A database on an engine the caller owns (and disposes of). Its connections
-        load ``timestamptz`` values as :mod:`gearbox_db._timestamps` says."""
+        """A database on an engine the caller owns (and disposes of).
+
+        Its logs leave out password and token hashes (found in result rows);
+        create it with ``hide_parameters=True`` to keep statement parameters
+        out of logs and error messages too. Its connections load
+        ``timestamptz`` values as :mod:`gearbox_db._timestamps` says.
+        """
+        protect_logs(engine)
         _timestamps.listen_on(engine, existing=True)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
@@ -187,10 +199,12 @@ class Database(_Repositories):
         """A database on one connection the caller owns, inside the caller's transaction.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
-        that transaction; nothing is committed. Meant for tests (roll the
-        caller's transaction back afterwards) and for joining a service's
-        own transaction. Timestamps read correctly in any session time zone
-        (:mod:`gearbox_db._timestamps`; registered on the connection).
+        that transaction; nothing is committed. Operations started at the same
+        time (concurrent requests of an app under test) run one after the
+        other, a connection being able to do one thing at a time. Meant for
+        tests (roll the caller's transaction back afterwards) and for joining
+        a service's own transaction. Timestamps read correctly in any session
+        time zone (:mod:`gearbox_db._timestamps`; registered on the connection).
         """
         _timestamps.register_on(connection)
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
@@ -223,9 +237,11 @@ class Database(_Repositories):
 
 
 def _nested_scope(connection: Connection) -> Scope:
+    gate = ConnectionGate()
+
     @contextmanager
     def scope() -> Iterator[Connection]:
-        with connection.begin_nested():
+        with gate.hold(), connection.begin_nested():
             yield connection
 
     return scope

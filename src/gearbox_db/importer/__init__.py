@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -71,10 +71,6 @@ class _Abandon(Exception):  # noqa: N818 - internal: roll back, then return the 
         self.job = job
 
 
-class _LookedOnly(Exception):  # noqa: N818 - internal: end a read-only look at the target
-    """Roll back the transaction of a dry run's look at the target."""
-
-
 @contextmanager
 def _transaction(target: Target) -> Iterator[Connection]:
     """A connection in a transaction committed only if the block succeeds.
@@ -103,15 +99,6 @@ def _transaction(target: Target) -> Iterator[Connection]:
         engine.dispose()
 
 
-def _check_target(target: Target, replace: bool) -> None:
-    """For a dry run: fail as a real import would on a target holding data."""
-    with suppress(_LookedOnly), _transaction(target) as connection:
-        writer = Writer(connection)
-        if not replace and writer.has_schema():
-            writer.refuse_data()
-        raise _LookedOnly
-
-
 @attrs.frozen
 class _Options:
     repair: bool
@@ -132,9 +119,7 @@ def _write(source: Source, target: Target, options: _Options) -> Job:
     return job
 
 
-def _judge_only(source: Source, target: Target | None, options: _Options) -> Job:
-    if target is not None:
-        _check_target(target, options.replace)
+def _judge_only(source: Source, options: _Options) -> Job:
     job = Job(source, NullWriter(), options.repair, options.progress)
     job.run()
     return job
@@ -144,7 +129,7 @@ def _job(source: Source, target: Target | None, dry_run: bool, options: _Options
     """Run the import (or the dry run); failures of the target become our errors."""
     try:
         if dry_run or target is None:
-            return _judge_only(source, target, options)
+            return _judge_only(source, options)
         return _write(source, target, options)
     except psycopg.errors.LockNotAvailable as exc:
         raise ImportFailedError(
@@ -173,7 +158,8 @@ def import_sqlite(
     that cannot be read, :class:`TargetNotEmptyError` for a target holding
     data (unless ``replace``), :class:`ImportFailedError` or another
     :class:`~gearbox_db.errors.GearboxDBError` when writing fails. A dry run
-    (or ``target=None``) validates and reports without writing.
+    (or ``target=None``) validates and reports without writing, and without
+    looking at the target at all: it judges the file alone.
     ``lock_timeout`` bounds the wait for the target's tables, ``busy_timeout``
     the wait for a file another process is writing.
     """

@@ -6,9 +6,11 @@ Any object with the three methods of :class:`Progress` can watch an import
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
-from typing import Protocol, TextIO
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
 
 from gearbox_db.importer._report import TableSummary
 
@@ -67,45 +69,72 @@ class LogLines:
 
 
 class Bar:
-    """A progress bar redrawn in place, at most ten times a second."""
+    """A progress bar (rich) as wide as the terminal, with rows per second and time left.
 
-    WIDTH = 30
+    Redrawn in place at most ten times a second; each table's bar is replaced
+    by its :class:`LogLines` line when it is done. Needs ``rich``
+    (``gearbox-db[progress]``); :func:`for_stream` falls back to log lines
+    without it.
+    """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, *, clock: Callable[[], float] = time.monotonic) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+        from rich.table import Column
+
         self.stream = stream
-        self._table = ""
-        self._total = 0
-        self._done = 0
-        self._drawn = 0.0
+        # The bar takes what the figures leave of the terminal's width.
+        self._bar = RichProgress(
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=None, table_column=Column(ratio=1)),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[rate]}", table_column=Column(no_wrap=True)),
+            TimeRemainingColumn(table_column=Column(no_wrap=True)),
+            console=Console(file=stream),
+            auto_refresh=False,
+            transient=True,
+            expand=True,
+            get_time=clock,
+        )
+        self._clock = clock
+        self._task: Any = None
+        self._drawn = -1.0
 
     def table_started(self, table: str, total: int) -> None:
         """Start a bar for ``table``."""
-        self._table, self._total, self._done = table, total, 0
-        self._draw(force=True)
+        self._bar.start()
+        self._task = self._bar.add_task(table, total=total, rate="")
+        self._bar.refresh()
 
     def advanced(self, table: str, rows: int) -> None:
         """Move the bar."""
-        self._done += rows
-        self._draw()
+        self._bar.advance(self._task, rows)
+        now = self._clock()
+        if now - self._drawn >= 0.1:
+            self._drawn = now
+            speed = next(task.speed for task in self._bar.tasks if task.id == self._task)
+            rate = f"{speed:,.0f} rows/s" if speed else ""
+            self._bar.update(self._task, rate=rate)
+            self._bar.refresh()
 
     def table_finished(self, summary: TableSummary) -> None:
         """Replace the bar with the table's line."""
-        self.stream.write("\r\x1b[2K")
+        self.close()
         LogLines(self.stream).table_finished(summary)
 
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        share = min(self._done / self._total, 1.0) if self._total else 1.0
-        filled = round(share * self.WIDTH)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self.stream.write(f"\r{self._table:<18} [{bar}] {self._done}/{self._total}")
-        self.stream.flush()
+    def close(self) -> None:
+        """Remove the bar and give the terminal back (also when the import fails)."""
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+            self._task = None
+        self._bar.stop()
 
 
 def for_stream(stream: TextIO | None = None) -> Progress:
-    """A bar when ``stream`` (default: stderr) is a terminal, else log lines."""
+    """A bar when ``stream`` (default: stderr) is a terminal and rich is installed,
+    else log lines."""
     stream = stream or sys.stderr
-    return Bar(stream) if stream.isatty() else LogLines(stream)
+    if not stream.isatty() or importlib.util.find_spec("rich") is None:
+        return LogLines(stream)
+    return Bar(stream)

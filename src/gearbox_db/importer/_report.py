@@ -115,8 +115,13 @@ class ImportResult:
         return sum(table.written for table in self.tables)
 
     def summary_lines(self) -> list[str]:
-        """The per-table summary as aligned lines of text."""
-        head = f"{'table':<18} {'read':>9} {'written':>9} {'repaired':>9} {'dropped':>8} {'s':>7}"
+        """The per-table summary as aligned lines of text (a dry run's says what it would do)."""
+        written, repaired, dropped = (
+            ("to write", "to repair", "to drop")
+            if self.dry_run
+            else ("written", "repaired", "dropped")
+        )
+        head = f"{'table':<18} {'read':>9} {written:>9} {repaired:>9} {dropped:>8} {'s':>7}"
         lines = [head]
         for t in self.tables:
             check = "" if t.verified is None else f"  verified {t.verified}"

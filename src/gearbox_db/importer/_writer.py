@@ -43,6 +43,19 @@ _FOREIGN_KEYS: Final = (
 )
 
 
+#: Foreign keys of other tables (a host service's) that reference a GearBox table:
+#: (referencing table as SQL, constraint name, its columns, referenced table).
+_REFERENCES_FROM_OTHERS: Final = (
+    "SELECT c.conrelid::regclass::text, c.conname, array_agg(a.attname ORDER BY k.ord), "
+    "c.confrelid::regclass::text FROM pg_constraint c "
+    "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) "
+    "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
+    "WHERE c.contype = 'f' AND c.confrelid::regclass::text = ANY(%s) "
+    "AND NOT c.conrelid::regclass::text = ANY(%s) "
+    "GROUP BY c.oid, c.conrelid, c.conname, c.confrelid ORDER BY 1, 2"
+)
+
+
 def _holding_data() -> sql.Composed:
     """Query naming the GearBox tables that hold data (only ``Uncategorized`` does not count)."""
     parts = []
@@ -113,13 +126,43 @@ class Writer:
             return cursor.fetchall() if cursor.description else []
 
     def prepare(self, *, replace: bool, lock_timeout: float) -> None:
-        """Migrate an empty database, lock the GearBox tables, refuse or empty them."""
+        """Migrate an empty database, lock the GearBox tables, refuse or empty them.
+
+        Tables of other owners are never emptied nor changed: when one of
+        their rows references a GearBox row, the import is refused up front
+        (naming the table); when their foreign keys reference ours without
+        any row doing so, ours are emptied by ``DELETE`` (``TRUNCATE`` would
+        have to take theirs along).
+        """
         self._bring_to_head()
         self._lock(lock_timeout)
         if not replace:
             self.refuse_data()
+        if self._refuse_references_from_others():
+            self.suspend_foreign_keys()
+            for name in _NAMES:
+                self._execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(name)))
+            return
         self._execute(sql.SQL("TRUNCATE {}").format(_ALL))
         self.suspend_foreign_keys()
+
+    def _refuse_references_from_others(self) -> bool:
+        """Raise if rows of another table reference GearBox rows; whether any such key exists."""
+        references = self._execute(_REFERENCES_FROM_OTHERS, (list(_NAMES), list(_NAMES)))
+        for table, name, columns, referenced in references:
+            set_ = sql.SQL(" AND ").join(
+                sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in columns
+            )
+            query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(
+                sql.SQL(table), set_
+            )
+            if self._execute(query)[0][0]:
+                raise TargetNotEmptyError(
+                    f"rows of table {table} reference {referenced} (foreign key {name}): "
+                    "importing would empty GearBox tables they depend on; remove those rows "
+                    "first (nothing was changed)"
+                )
+        return bool(references)
 
     def _bring_to_head(self) -> None:
         revisions = migrations.current(self.connection)

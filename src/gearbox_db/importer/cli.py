@@ -21,7 +21,7 @@ from typing import Any, Final, TextIO
 
 from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db.errors import GearboxDBError
-from gearbox_db.importer import ImportResult, for_stream, import_sqlite, write_report
+from gearbox_db.importer import Bar, ImportResult, for_stream, import_sqlite, write_report
 
 __all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "register", "run"]
 
@@ -32,7 +32,8 @@ DESCRIPTION: Final = (
     "The file is opened read-only and never modified. Every row is validated first and "
     "every problem is listed; any problem means nothing is written (exit 1) unless "
     "--repair applies the documented repairs. An empty database is first brought to the "
-    "schema head; one that already holds GearBox data is refused unless --replace."
+    "schema head; one that already holds GearBox data is refused unless --replace. "
+    "--dry-run validates the file alone and needs no database."
 )
 EXAMPLES: Final = (
     "gearbox-db import-sqlite examples/gearbox-sample.db\n"
@@ -117,24 +118,31 @@ def _verdict(result: ImportResult) -> str:
 
 
 def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int:
-    """Run ``import-sqlite`` against the database at ``url``; return the exit code."""
+    """Run ``import-sqlite`` against the database at ``url``; return the exit code.
+
+    A dry run (``url`` is then ``""``) reads and validates the file only.
+    """
     out = out or sys.stdout
     unwritable = _report_problem(args.report)
     if unwritable is not None:
         print(f"gearbox-db: error: {unwritable}; nothing was imported", file=sys.stderr)
         return _EXIT_FAILED
+    progress = for_stream(sys.stderr)
     try:
         result = import_sqlite(
             args.path,
-            url,
+            None if args.dry_run else url,
             repair=args.repair,
             replace=args.replace,
             dry_run=args.dry_run,
-            progress=for_stream(sys.stderr),
+            progress=progress,
         )
     except GearboxDBError as exc:
         print(f"gearbox-db: error: {_one_line(str(exc), url)}", file=sys.stderr)
         return _EXIT_FAILED
+    finally:
+        if isinstance(progress, Bar):
+            progress.close()
     if args.report is not None:
         write_report(args.report, result.problems)
     _print_problems(result, out)

@@ -7,14 +7,15 @@ module holds the helpers tests import.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db.testing._server import TestServer
 
-__all__ = ["TestServer", "isolated"]
+__all__ = ["TestServer", "aisolated", "isolated"]
 
 
 @contextmanager
@@ -42,3 +43,22 @@ def isolated(connection: Connection) -> Iterator[Connection]:
             inner.rollback()
         if savepoint.is_active:
             savepoint.rollback()
+
+
+@asynccontextmanager
+async def aisolated(connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """Async twin of :func:`isolated`, for ``gearbox_async_connection``.
+
+    Each hypothesis example of an async test wraps its body::
+
+        async with aisolated(gearbox_async_connection) as conn:
+            ...
+    """
+    savepoint = await connection.begin_nested()
+    try:
+        yield connection
+    finally:
+        while (inner := connection.get_nested_transaction()) not in (None, savepoint):
+            await inner.rollback()
+        if savepoint.is_active:
+            await savepoint.rollback()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -21,6 +22,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from gearbox_db import embedded, migrations
+from gearbox_db._redact import redact
+from gearbox_db.errors import GearboxDBError
 
 __all__ = ["TestServer", "existing_server", "throwaway_server"]
 
@@ -38,6 +41,11 @@ _LOCK_SPACE: Final = 0x67627462  # "gbtb"
 _FAST_SETTINGS: Final = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 # Longest wait for the backends of a database to end before dropping it (seconds).
 _DROP_WAIT: Final = 5.0
+#: Whether any backend holds the two-key advisory lock (key1, key2).
+_LOCK_HELD: Final = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND classid = %s::bigint::oid AND objid = %s::bigint::oid AND objsubid = 2)"
+)
 _counter = itertools.count()
 
 
@@ -58,15 +66,22 @@ class TestServer:
     ``conninfo`` points at a maintenance database of a role that may run
     ``CREATE DATABASE``; per-test databases are named
     ``gbtest_<pid>_<run key>_<n>``. The run key (random, one per instance)
-    keeps runs apart whose pids collide (containers sharing a server), and the
-    admin connection holds a session advisory lock on it so that
-    :meth:`drop_stale` of another run, on any host, leaves this run's
-    databases alone.
+    keeps runs apart whose pids collide (containers sharing a server). While
+    the run lives, a connection of its own holds a transaction open with an
+    advisory lock on the key, so that :meth:`drop_stale` of another run, on
+    any host, leaves this run's databases alone; an open transaction keeps its
+    server backend even through a transaction pooler (PgBouncer), and other
+    runs look the lock up in ``pg_locks``, whichever backend holds it.
+
+    ``client_conninfo``, when set, is how tests reach the server (e.g. through
+    a pooler) while ``conninfo`` (direct) creates, migrates and drops the
+    databases: a pooler keeps server connections to a database it served,
+    and a template with connections cannot be cloned.
     """
 
     __test__ = False  # not a pytest test class
 
-    conninfo: str
+    conninfo: str = attrs.field(repr=lambda conninfo: repr(redact(conninfo)))
     #: Data directory of a throwaway server this run started (removed at the end).
     data_dir: Path | None = None
     template: str | None = None
@@ -74,10 +89,20 @@ class TestServer:
     #: the first clone by :meth:`pick_clone_strategy`.
     clone_strategy: Literal["FILE_COPY", "WAL_LOG"] | None = None
     run_key: int = attrs.field(factory=lambda: secrets.randbits(31))
+    client_conninfo: str | None = attrs.field(
+        default=None, repr=lambda conninfo: repr(conninfo and redact(conninfo))
+    )
     _admin: psycopg.Connection[Any] | None = None
+    _liveness: psycopg.Connection[Any] | None = None
 
     def url_for(self, dbname: str) -> str:
-        """libpq URL of database ``dbname`` on this server."""
+        """libpq URL of database ``dbname`` on this server, as tests reach it."""
+        params = conninfo_to_dict(self.client_conninfo or self.conninfo)
+        params["dbname"] = dbname
+        return _to_url(params)
+
+    def admin_url_for(self, dbname: str) -> str:
+        """libpq URL of database ``dbname`` over the admin (direct) connection parameters."""
         params = conninfo_to_dict(self.conninfo)
         params["dbname"] = dbname
         return _to_url(params)
@@ -113,7 +138,8 @@ class TestServer:
                 sql.SQL("CREATE DATABASE {} IS_TEMPLATE true").format(sql.Identifier(name))
             )
             try:
-                migrations.upgrade(self.url_for(name))
+                migrations.upgrade(self.admin_url_for(name))
+                self._end_backends(name)  # a pooler's leftovers would block the clones
             except BaseException:
                 self._drop_template(name)
                 raise
@@ -121,10 +147,15 @@ class TestServer:
         return self.template
 
     def _admin_connection(self) -> psycopg.Connection[Any]:
+        if self._liveness is None or self._liveness.closed:
+            # An open transaction holding the lock until close(): tells other runs
+            # this one is alive (a transaction pooler cannot hand its backend over).
+            self._liveness = psycopg.connect(self.conninfo)
+            self._liveness.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_SPACE, self.run_key)
+            )
         if self._admin is None or self._admin.closed:
             self._admin = psycopg.connect(self.conninfo, autocommit=True)
-            # Held until the connection closes: tells other runs this one is alive.
-            self._admin.execute("SELECT pg_advisory_lock(%s, %s)", (_LOCK_SPACE, self.run_key))
         return self._admin
 
     def create_database(self, template: str | None = None) -> str:
@@ -159,6 +190,12 @@ class TestServer:
 
     def drop_database(self, name: str) -> None:
         """Drop ``name``, ending any connection the test left open to it."""
+        self._end_backends(name)
+        self._admin_connection().execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+    def _end_backends(self, name: str) -> None:
         admin = self._admin_connection()
         # DROP DATABASE waits for the database's backends to exit in 100 ms
         # steps, and the backend of a connection the test has just closed is
@@ -177,9 +214,6 @@ class TestServer:
             if time.monotonic() > deadline:
                 break  # DROP ... WITH (FORCE) says what holds on
             time.sleep(0.001)
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
     @contextmanager
     def database(self, template: str | None = None) -> Iterator[str]:
@@ -196,14 +230,11 @@ class TestServer:
             key = int(match.group(2), 16)
             if key == self.run_key:
                 return False
-            # The lock is free only when the run that took it is gone (whatever its host).
-            free = admin.execute(
-                "SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_SPACE, key)
-            ).fetchone()
-            if free and free[0]:
-                admin.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_SPACE, key))
-                return True
-            return False
+            # The lock is free only when the run that took it is gone (whatever its
+            # host); asked of pg_locks, which sees every backend (a pooler may hand
+            # this connection the very backend that holds it).
+            held = admin.execute(_LOCK_HELD, (_LOCK_SPACE, key)).fetchone()
+            return not (held and held[0])
         match = _PID_NAME.fullmatch(name)
         return match is not None and not _pid_alive(int(match.group(1)))
 
@@ -237,6 +268,8 @@ class TestServer:
             self.template = None
         if self._admin is not None:
             self._admin.close()
+        if self._liveness is not None:
+            self._liveness.close()
 
 
 def _to_url(params: Mapping[str, object]) -> str:
@@ -268,9 +301,17 @@ def _to_url(params: Mapping[str, object]) -> str:
     return f"postgresql://{auth}{netloc}/{dbname}{suffix}"
 
 
-def existing_server(url: str) -> TestServer:
-    """Use the server at ``url`` (its database is the maintenance database)."""
-    server = TestServer(conninfo=make_conninfo(url))
+def existing_server(url: str, admin_url: str | None = None) -> TestServer:
+    """Use the server at ``url`` (its database is the maintenance database).
+
+    With ``admin_url`` (the same server, directly rather than through a pooler)
+    databases are created, migrated and dropped over it, and tests get URLs
+    made from ``url``.
+    """
+    if admin_url is None:
+        server = TestServer(conninfo=make_conninfo(url))
+    else:
+        server = TestServer(conninfo=make_conninfo(admin_url), client_conninfo=make_conninfo(url))
     server.drop_stale()
     return server
 
@@ -289,6 +330,8 @@ def _remove_stale_throwaways(base: Path) -> None:
         # gearbox-db-test-<pid>-<random> (or gearbox-db-test-<pid> of older versions)
         pid = directory.name.removeprefix(_THROWAWAY_PREFIX).split("-")[0]
         if pid.isdigit() and not _pid_alive(int(pid)):
+            with contextlib.suppress(GearboxDBError):  # e.g. a server of another version
+                embedded.stop(directory)
             embedded.stop(directory, remove=True)
 
 

@@ -6,6 +6,7 @@ from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import categories as q
 from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db.records import Category, CategorySummary
+from gearbox_db.schema import UNCATEGORIZED
 
 
 class AsyncCategoryRepository:
@@ -29,6 +30,11 @@ class AsyncCategoryRepository:
         """The category with exactly this name (NotFoundError if none)."""
         row = await self._x.first(q.get_by_name(name))
         return q.to_category(row, name)
+
+    async def uncategorized(self) -> Category:
+        """``Uncategorized``, where items of deleted categories go (its id varies
+        between databases: an imported file keeps its own)."""
+        return await self.get_by_name(UNCATEGORIZED)
 
     async def create(self, *, name: str, icon: str = "package") -> Category:
         """A new category (ConflictError if the name is taken; names are case-sensitive)."""

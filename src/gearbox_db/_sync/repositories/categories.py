@@ -8,6 +8,7 @@ from gearbox_db._queries import categories as q
 from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db._sync.executor import Executor
 from gearbox_db.records import Category, CategorySummary
+from gearbox_db.schema import UNCATEGORIZED
 
 
 class CategoryRepository:
@@ -31,6 +32,11 @@ class CategoryRepository:
         """The category with exactly this name (NotFoundError if none)."""
         row = self._x.first(q.get_by_name(name))
         return q.to_category(row, name)
+
+    def uncategorized(self) -> Category:
+        """``Uncategorized``, where items of deleted categories go (its id varies
+        between databases: an imported file keeps its own)."""
+        return self.get_by_name(UNCATEGORIZED)
 
     def create(self, *, name: str, icon: str = "package") -> Category:
         """A new category (ConflictError if the name is taken; names are case-sensitive)."""

@@ -1,0 +1,58 @@
+"""No password, token, key or hash in logs, echo output or reprs (issue 10, point 9)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from gearbox_db import Database
+from gearbox_db._url import mask, to_sqlalchemy_url
+from gearbox_db.errors import ConfigurationError
+
+PASSWORD = "correct horse battery staple"
+
+
+def test_debug_logging_and_echo_show_no_secret(
+    gearbox_database_url: str, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with Database.connect(gearbox_database_url, echo="debug") as db:
+        user = db.users.create(username="hiker", password=PASSWORD)
+        session = db.sessions.create(user.id)
+        key = db.api_keys.create(user.id, name="cli")
+        assert db.users.verify_password("hiker", PASSWORD) is not None
+        assert db.sessions.validate(session.token) is not None
+    engine = create_engine(to_sqlalchemy_url(gearbox_database_url), poolclass=NullPool)
+    with engine.connect() as conn:  # not logged
+        stored = conn.execute(
+            text(
+                "SELECT u.password_hash, s.token_hash, k.key_hash FROM users u "
+                "JOIN sessions s ON s.user_id = u.id JOIN api_keys k ON k.user_id = u.id"
+            )
+        ).one()
+    engine.dispose()
+    shown = caplog.text + capsys.readouterr().out
+    assert "INSERT INTO users" in shown  # the statements are logged, not their values
+    assert "Row (" in shown
+    for secret in (PASSWORD, session.token, key.key, *stored):
+        assert secret not in shown
+
+
+def test_a_password_in_the_query_string_stays_out_of_reprs() -> None:
+    with Database.connect("postgresql://app@127.0.0.1:1/gearbox?password=Sekrit42") as db:
+        assert db.engine is not None
+        for shown in (repr(db.engine), str(db.engine.url), repr(db.engine.url)):
+            assert "Sekrit42" not in shown
+
+
+def test_an_unencoded_at_in_a_password_is_refused_with_a_hint() -> None:
+    url = "postgresql://app:p@ss-tail@db.internal/gearbox"
+    with pytest.raises(ConfigurationError, match="percent-encode") as caught:
+        to_sqlalchemy_url(url)
+    assert "ss-tail" not in str(caught.value)
+    assert "%40" in str(caught.value)
+    assert "ss-tail" not in mask(url)
+    assert "db.internal" in mask(url)
