@@ -8,8 +8,8 @@ one), with one user, 1,000 live sessions and 1,000 API keys:
     without sliding expiry (the renewal UPDATE rides in a CTE of the same
     statement and writes at most once per interval);
 ``api_keys.authenticate``
-    one statement (``UPDATE api_keys ... FROM users ... RETURNING``: a write
-    per request, recording ``last_used_at``);
+    one statement (api_keys JOIN users; the ``last_used_at`` UPDATE rides in a
+    CTE and writes at most once per 5 minutes per key);
 ``oauth.validate_access``
     one statement (oauth_tokens JOIN users);
 ``SELECT 1``

@@ -100,9 +100,9 @@ def _sanity_check(db: Database, setups: int) -> None:
         raise SystemExit(f"expected {setups} setups, listed {len(listed)}")
     for summary in listed[:5]:
         full = db.setups.totals(summary.setup.id)
-        same = (summary.totals.cost_cents, summary.totals.item_count) == (
+        same = (summary.totals.cost_cents, summary.totals.unit_count) == (
             full.cost_cents,
-            full.item_count,
+            full.unit_count,
         )
         if not same or not math.isclose(summary.totals.total_grams, full.total_grams):
             raise SystemExit(f"list() and totals() disagree: {summary.totals} vs {full}")

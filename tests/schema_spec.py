@@ -142,6 +142,7 @@ EXPECTED_COLUMNS: dict[str, dict[str, Col]] = {
         "key_prefix": TEXT,
         "last_used_at": Col(TSTZ, False),
         "created_at": CREATED_AT,
+        "expires_at": Col(TSTZ, True, "(now() + '365 days'::interval)"),
     },
     "oauth_clients": {
         "id": ID,
@@ -175,6 +176,8 @@ EXPECTED_COLUMNS: dict[str, dict[str, Col]] = {
         "revoked": Col("boolean", True, "false"),
         "created_at": CREATED_AT,
         "family_id": BIGINT,
+        "code_hash": TEXT_NULL,
+        "family_expires_at": Col(TSTZ, True, "(now() + '90 days'::interval)"),
     },
     "settings": {
         "key": TEXT,

@@ -102,6 +102,7 @@ class AccountsMachine(RuleBasedStateMachine):
         self.sessions: dict[str, tuple[int, datetime]] = {}
         self.keys: dict[str, tuple[int, int]] = {}  # raw key -> (key id, user)
         self.codes: dict[str, Code] = {}
+        self.code_families: dict[str, int] = {}  # code -> the family it issued (survives purge)
         self.tokens: dict[int, Token] = {}
         self.ever: dict[str, list[str]] = defaultdict(list)  # raw secrets handed out, by kind
 
@@ -224,6 +225,7 @@ class AccountsMachine(RuleBasedStateMachine):
         if redeem:
             issued = self._redeem(code, verifier)
             self._record(issued, user, issued.token.id)
+            self.code_families[code] = issued.token.id
             for _ in range(rotations):
                 self._refresh(self.ever["refresh"][-1])
 
@@ -250,12 +252,15 @@ class AccountsMachine(RuleBasedStateMachine):
             issued = self._redeem(code, verifier)
         except AuthorizationError:
             assert not (usable and right)
+            if not usable and code in self.code_families:  # a replay: the first redemption dies
+                self._revoke_family(self.code_families[code])
             return
         assert model is not None
         assert usable
         assert right
         assert issued.token.family_id == issued.token.id
         self._record(issued, model.user, issued.token.id)
+        self.code_families[code] = issued.token.id
 
     def _record(self, issued: IssuedTokens, user: int, family: int) -> None:
         assert issued.token.user_id == user
@@ -322,7 +327,7 @@ class AccountsMachine(RuleBasedStateMachine):
         secret = self._ever(index, stray, "access" if index % 2 else "refresh")
         model = self._by_secret(secret)
         expected = self._revoke_family(model.family) if model else 0
-        assert self.db.oauth.revoke(secret) is (expected > 0)
+        assert self.db.oauth.revoke(secret, client_id="assistant") is (expected > 0)
 
     @rule(minutes=st.integers(1, 240))  # past a session (<= 120 min) in one step, often
     def advance_clock(self, minutes: int) -> None:

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
 @pytest.mark.parametrize(
     ("script", "expected"),
     [
-        ("sync_service.py", "Overnighter: pack 358.5 g, 7 items"),
+        ("sync_service.py", "Overnighter: pack 358.5 g, 7 units"),
         ("async_service.py", "bought Titanium alcohol stove (22.5 g)"),
     ],
 )

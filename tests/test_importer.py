@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -283,5 +284,10 @@ def test_imported_sessions_and_tokens_still_work(tmp_path: Path, gearbox_databas
         grant = db.oauth.validate_access(access)
         assert grant is not None
         assert grant.user.id == owner
+        # columns the file lacks: the family and the keys end 90 and 365 days from the import
+        now = datetime.now(UTC)
+        assert grant.token.family_expires_at > now + timedelta(days=89)
+        keys = db.api_keys.list_for_user(owner)
+        assert all(k.expires_at > now + timedelta(days=364) for k in keys)
     finally:
         db.close()

@@ -339,7 +339,7 @@ class ItemsMachine(RuleBasedStateMachine):
         assert list(listed.items) == expected_order(list(self.items.values()), "created", False)
         assert listed.total is None
         assert self.db.items.totals() == CollectionTotals(
-            item_count=sum(i.quantity for i in self.items.values()),
+            unit_count=sum(i.quantity for i in self.items.values()),
             total_weight_grams=sum(
                 (i.weight_grams or 0.0) * i.quantity for i in self.items.values()
             ),

@@ -131,6 +131,52 @@ def test_upgrade_downgrade_upgrade_round_trip(gearbox_empty_database_url: str) -
         assert uncategorized_count(conn) == 1
 
 
+def test_each_revision_downgrades_to_exactly_its_predecessor(
+    gearbox_empty_database_url: str,
+) -> None:
+    """Step by step, whatever the number of revisions: downgrading a revision gives
+    back exactly the schema of the one before."""
+    url = gearbox_empty_database_url
+    chain = [rev.revision for rev in reversed(migrations.history())]
+    for previous, revision in itertools.pairwise(chain):
+        migrations.upgrade(url, previous)
+        with connect(url) as conn:
+            before = catalog(conn)
+        migrations.upgrade(url, revision)
+        migrations.downgrade(url, previous)
+        with connect(url) as conn:
+            assert catalog(conn) == before, revision
+        migrations.upgrade(url, revision)
+    assert migrations.check(url) == []
+
+
+def test_0002_gives_existing_tokens_and_keys_their_absolute_ends(
+    gearbox_empty_database_url: str,
+) -> None:
+    url = gearbox_empty_database_url
+    migrations.upgrade(url, "0001")
+    execute(
+        url,
+        "INSERT INTO users (id, username, password_hash) VALUES (1, 'u', 'x')",
+        "INSERT INTO oauth_clients (client_id) VALUES ('c')",
+        "INSERT INTO api_keys (user_id, name, key_hash, key_prefix) "
+        "VALUES (1, 'k', repeat('ab', 32), 'gb_abcde')",
+        "INSERT INTO oauth_tokens (id, access_token_hash, client_id, user_id, expires_at, "
+        "family_id) VALUES (1, repeat('ab', 32), 'c', 1, now(), 1)",
+    )
+    migrations.upgrade(url, "0002")
+    with connect(url) as conn:
+        days = conn.execute(
+            text(
+                "SELECT extract(day FROM k.expires_at - now())::int, "
+                "extract(day FROM t.family_expires_at - now())::int, t.code_hash "
+                "FROM api_keys k, oauth_tokens t"
+            )
+        ).one()
+    # from the upgrade's now(), a moment before this transaction's
+    assert tuple(days) in {(365, 90, None), (364, 89, None)}
+
+
 def test_version_table_is_gearbox_db_version(gearbox_connection: Connection) -> None:
     conn = gearbox_connection
     assert conn.execute(text("SELECT to_regclass('alembic_version')")).scalar_one() is None

@@ -355,7 +355,7 @@ class SetupMachine(RuleBasedStateMachine):
         got = [actual.base_grams, actual.worn_grams, actual.consumable_grams]
         got += [actual.total_grams, actual.pack_grams]
         assert all(_close(g, e, floats[3]) for g, e in zip(got, floats, strict=True)), (got, floats)
-        assert [actual.cost_cents, actual.item_count, actual.unweighed_count] == ints
+        assert [actual.cost_cents, actual.unit_count, actual.unweighed_count] == ints
 
     def _check_totals(
         self, totals: SetupTotals, entries: dict[int, Classification], *, breakdown: bool

@@ -32,7 +32,7 @@ def plan_trip(db: Database) -> None:
 
     # Single operations: each runs in its own transaction.
     totals = db.setups.totals(setup.id)
-    print(f"{setup.name}: pack {totals.pack_grams:.1f} g, {totals.item_count} items")
+    print(f"{setup.name}: pack {totals.pack_grams:.1f} g, {totals.unit_count} units")
     page = db.items.list(search="tarp", include_total=True)
     print(f"{page.total} item(s) match 'tarp': {[item.name for item in page.items]}")
 

@@ -111,25 +111,62 @@ _CONSTRAINT_MESSAGES: Final = {
     "fk_oauth_tokens_client_id_oauth_clients": "the OAuth client does not exist",
 }
 
+#: SQLSTATEs whose class differs from that of their SQLSTATE class (below).
 _BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {
+    "08P01": ConfigurationError,  # protocol_violation: a pooler or proxy speaking wrongly
     "23505": ConflictError,  # unique_violation
     "23P01": ConflictError,  # exclusion_violation
     "23503": InvalidReferenceError,  # foreign_key_violation
     "23001": InvalidReferenceError,  # restrict_violation (ON DELETE RESTRICT, PostgreSQL >= 18)
-    "23514": ValidationError,  # check_violation
-    "23502": ValidationError,  # not_null_violation
-    "22001": ValidationError,  # string_data_right_truncation
-    "22003": ValidationError,  # numeric_value_out_of_range
-    "22P02": ValidationError,  # invalid_text_representation
-    "22021": ValidationError,  # character_not_in_repertoire
-    "22P05": ValidationError,  # untranslatable_character
-    "40001": ConcurrencyError,  # serialization_failure
-    "40P01": ConcurrencyError,  # deadlock_detected
+    "25006": ConfigurationError,  # read_only_sql_transaction: writing to a read replica
+    "42501": ConfigurationError,  # insufficient_privilege
+    "42P05": ConfigurationError,  # duplicate_prepared_statement (a transaction pooler)
+    "42P01": MigrationError,  # undefined_table: the schema is not at the package's head
+    "42703": MigrationError,  # undefined_column
+    "42883": MigrationError,  # undefined_function
+    "42704": MigrationError,  # undefined_object
     "55P03": ConcurrencyError,  # lock_not_available
+    "55006": ConcurrencyError,  # object_in_use
     "57014": UnavailableError,  # query_canceled (statement_timeout)
-    "57P01": UnavailableError,  # admin_shutdown
-    "25P02": InvalidStateError,  # in_failed_sql_transaction
 }
+
+#: Every SQLSTATE class (first two characters), mapped deliberately. Classes not
+#: listed (warnings, routine and trigger exceptions, internal errors, and the
+#: syntax errors of class 42 not listed above, that is bugs of the library) are
+#: the base GearboxDBError.
+_BY_CLASS: Final[dict[str, type[GearboxDBError]]] = {
+    "08": UnavailableError,  # connection exception
+    "0A": ConfigurationError,  # feature not supported (a server too old)
+    "0B": InvalidStateError,  # invalid transaction initiation
+    "0L": ConfigurationError,  # invalid grantor
+    "0P": ConfigurationError,  # invalid role specification
+    "22": ValidationError,  # data exception (out of range, bad text, bad datetime, ...)
+    "23": ValidationError,  # integrity constraint violation (NOT NULL, CHECK, ...)
+    "24": InvalidStateError,  # invalid cursor state
+    "25": InvalidStateError,  # invalid transaction state
+    "26": ConfigurationError,  # invalid SQL statement name (prepared statements and poolers)
+    "27": InvalidStateError,  # triggered data change violation
+    "28": ConfigurationError,  # invalid authorization specification (bad password)
+    "2B": ConfigurationError,  # dependent privilege descriptors still exist
+    "2D": InvalidStateError,  # invalid transaction termination
+    "34": InvalidStateError,  # invalid cursor name
+    "3B": InvalidStateError,  # savepoint exception
+    "3D": ConfigurationError,  # invalid catalog name (no such database)
+    "3F": MigrationError,  # invalid schema name
+    "40": ConcurrencyError,  # transaction rollback (serialization failure, deadlock)
+    "44": ValidationError,  # WITH CHECK OPTION violation
+    "53": UnavailableError,  # insufficient resources (disk full, out of memory, connections)
+    "54": ValidationError,  # program limit exceeded (a value too large for an index, ...)
+    "55": InvalidStateError,  # object not in prerequisite state
+    "57": UnavailableError,  # operator intervention (shutdown, cancel, crash recovery)
+    "58": UnavailableError,  # system error (I/O)
+    "72": ConcurrencyError,  # snapshot too old: retry
+    "F0": ConfigurationError,  # configuration file error
+}
+
+#: The SQLSTATE each kind of constraint (prefix of its name) reports when violated:
+#: a constraint's message is used only for that SQLSTATE.
+_CONSTRAINT_SQLSTATES: Final = {"uq": "23505", "pk": "23505", "fk": "23503", "ck": "23514"}
 
 
 def _class_for(sqlstate: str | None) -> type[GearboxDBError]:
@@ -137,9 +174,16 @@ def _class_for(sqlstate: str | None) -> type[GearboxDBError]:
         return GearboxDBError
     if sqlstate in _BY_SQLSTATE:
         return _BY_SQLSTATE[sqlstate]
-    if sqlstate.startswith(("08", "53")):  # connection, resources
-        return UnavailableError
-    return GearboxDBError
+    return _BY_CLASS.get(sqlstate[:2], GearboxDBError)
+
+
+def _constraint_detail(constraint: str | None, sqlstate: str | None) -> str | None:
+    """The wording of a violated constraint, if ``sqlstate`` is that constraint's."""
+    if not constraint or sqlstate != _CONSTRAINT_SQLSTATES.get(constraint.split("_", 1)[0]):
+        return None
+    return _CONSTRAINT_MESSAGES.get(constraint) or (
+        f"value refused by {constraint}" if sqlstate == "23514" else None
+    )
 
 
 def _is_disconnect(exc: BaseException) -> bool:
@@ -162,8 +206,5 @@ def translate(exc: BaseException) -> GearboxDBError:
         return UnavailableError(f"the database is unavailable: {orig}")
     if sqlstate is None and isinstance(orig, psycopg.DataError):  # e.g. NUL in text, client-side
         return ValidationError(str(orig))
-    cls = _class_for(sqlstate)
-    detail = _CONSTRAINT_MESSAGES.get(constraint or "") or str(orig).strip()
-    if constraint and cls is ValidationError:
-        detail = f"value refused by {constraint}"
-    return cls(detail, sqlstate=sqlstate, constraint=constraint)
+    detail = _constraint_detail(constraint, sqlstate) or str(orig).strip()
+    return _class_for(sqlstate)(detail, sqlstate=sqlstate, constraint=constraint)

@@ -68,7 +68,8 @@ class Category:
 
 @attrs.frozen
 class CategorySummary:
-    """A category with the figures of its items (weight and cost count every unit)."""
+    """A category with the figures of its items: ``item_count`` items (rows, not
+    units); weight and cost count every unit."""
 
     id: int
     name: str
@@ -76,7 +77,7 @@ class CategorySummary:
     created_at: datetime
     item_count: int
     total_weight_grams: float
-    total_cost_cents: int
+    total_cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
 
 
 # No __weakref__ slot: listings build Items through a mutable twin with the
@@ -118,9 +119,10 @@ class ItemPage:
 
 @attrs.frozen
 class CollectionTotals:
-    """Figures of the whole collection (every unit of every item)."""
+    """Figures of the whole collection (every unit of every item): ``unit_count``
+    is the sum of the quantities; ``unweighed_count`` counts items (rows)."""
 
-    item_count: int
+    unit_count: int
     total_weight_grams: float
     total_cost_cents: int
     unweighed_count: int
@@ -206,8 +208,8 @@ class CategoryTotals:
     consumable_grams: float
     total_grams: float
     pack_grams: float
-    cost_cents: int
-    item_count: int
+    cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
+    unit_count: int
     unweighed_count: int
 
 
@@ -218,7 +220,7 @@ class SetupTotals:
     Each entry contributes ``weight_grams x quantity`` (and ``price_cents x
     quantity``); an item without weight counts 0 and is counted in
     ``unweighed_count``. ``total = base + worn + consumable``; ``pack =
-    total - worn``; ``item_count`` is the number of units.
+    total - worn``; ``unit_count`` is the number of units (sum of quantities).
     """
 
     base_grams: float
@@ -226,8 +228,8 @@ class SetupTotals:
     consumable_grams: float
     total_grams: float
     pack_grams: float
-    cost_cents: int
-    item_count: int
+    cost_cents: int = attrs.field(converter=int)  # a numeric sum: exact
+    unit_count: int
     unweighed_count: int
     by_category: tuple[CategoryTotals, ...] = ()
 
@@ -299,7 +301,9 @@ class NewSession:
 
 @attrs.frozen
 class ApiKey:
-    """An API key of a user; ``key_prefix`` (its first 8 characters) is for display."""
+    """An API key of a user; ``key_prefix`` (its first 8 characters) is for display.
+    ``last_used_at`` is recorded at most once per interval (see
+    ``api_keys.authenticate``); the key stops working at ``expires_at``."""
 
     id: int
     user_id: int
@@ -307,6 +311,7 @@ class ApiKey:
     key_prefix: str
     last_used_at: datetime | None
     created_at: datetime
+    expires_at: datetime
 
 
 @attrs.frozen
@@ -337,7 +342,9 @@ class OAuthClient:
 class OAuthToken:
     """An issued access token and its refresh token (one row), without the secrets.
 
-    ``family_id`` is the id of the first token of its refresh-rotation chain.
+    ``family_id`` is the id of the first token of its refresh-rotation chain;
+    ``family_expires_at`` the absolute end of that chain (no token of the family
+    is valid, nor refreshable, past it).
     """
 
     id: int
@@ -349,6 +356,7 @@ class OAuthToken:
     revoked: bool
     family_id: int
     created_at: datetime
+    family_expires_at: datetime
 
 
 @attrs.frozen

@@ -284,6 +284,13 @@ api_keys: Final = Table(
     Column("key_prefix", Text, nullable=False),
     Column("last_used_at", DateTime(timezone=True)),
     _created_at(),
+    # Absolute end of the key (revision 0002; keys existing then got 365 days).
+    Column(
+        "expires_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("(now() + '365 days'::interval)"),
+    ),
     _sha256_check("key_hash"),
 )
 
@@ -334,8 +341,19 @@ oauth_tokens: Final = Table(
     # for a token issued from a code): reuse of a rotated refresh token
     # revokes the whole family.
     Column("family_id", BigInteger, nullable=False, index=True),
+    # SHA-256 of the code that issued the family (copied along rotations): a
+    # replayed code revokes the tokens of its first redemption (revision 0002).
+    Column("code_hash", Text, index=True),
+    # Absolute end of the refresh family: rotation never extends past it.
+    Column(
+        "family_expires_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("(now() + '90 days'::interval)"),
+    ),
     _sha256_check("access_token_hash"),
     _sha256_check("refresh_token_hash"),
+    _sha256_check("code_hash"),
 )
 
 settings: Final = Table(

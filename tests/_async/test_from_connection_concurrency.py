@@ -59,4 +59,4 @@ async def test_concurrent_transactions_and_a_failing_one(db: AsyncDatabase) -> N
         assert isinstance(results[0], Item)
         assert isinstance(results[2], Item)
         assert isinstance(results[3], tuple)
-    assert (await db.items.totals()).item_count == 2 * ROUNDS
+    assert (await db.items.totals()).unit_count == 2 * ROUNDS

@@ -196,7 +196,7 @@ async def test_duplicate_copies_every_field(db: AsyncDatabase, cook: Category) -
 
 async def test_totals_count_every_unit(db: AsyncDatabase, cook: Category) -> None:
     empty = await db.items.totals()
-    assert (empty.item_count, empty.total_weight_grams, empty.total_cost_cents) == (0, 0.0, 0)
+    assert (empty.unit_count, empty.total_weight_grams, empty.total_cost_cents) == (0, 0.0, 0)
     assert empty.unweighed_count == 0
     await db.items.create(
         name="Fuel", category_id=cook.id, weight_grams=100.5, price_cents=300, quantity=3
@@ -204,7 +204,7 @@ async def test_totals_count_every_unit(db: AsyncDatabase, cook: Category) -> Non
     await db.items.create(name="Mystery", category_id=cook.id, quantity=2, price_cents=2**31 - 1)
     await db.items.create(name="Pot", category_id=cook.id, weight_grams=80.0)
     totals = await db.items.totals()
-    assert (totals.item_count, totals.total_weight_grams, totals.unweighed_count) == (6, 381.5, 1)
+    assert (totals.unit_count, totals.total_weight_grams, totals.unweighed_count) == (6, 381.5, 1)
     assert totals.total_cost_cents == 900 + 2 * (2**31 - 1)  # beyond 32 bits
 
 

@@ -66,11 +66,56 @@ async def test_register_and_get_client(db: AsyncDatabase) -> None:
         ["https://a.example/c b"],
         ["https://a.example/\x00"],
         "https://a.example/cb",  # a string, not a list
+        # schemes that run or read something instead of redirecting
+        ["javascript:alert(document.cookie)"],
+        ["JavaScript://a.example/%0Aalert(1)"],
+        ["data:text/html,<script>alert(1)</script>"],
+        ["vbscript:msgbox(1)"],
+        ["file:///etc/passwd"],
+        ["https://a.example/cb", "FILE://host/share"],
     ],
 )
 async def test_bad_redirect_uris_are_refused(db: AsyncDatabase, uris: list[str]) -> None:
     with pytest.raises(ValidationError):
         await db.oauth.register_client("bad", redirect_uris=uris)
+
+
+@pytest.mark.parametrize(
+    ("registered", "requested"),
+    [
+        ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"),
+        ("http://127.0.0.1:8123/cb", "http://127.0.0.1:40000/cb"),
+        ("http://[::1]:8123/cb", "http://[::1]/cb"),
+        ("http://localhost/cb", "http://localhost:9/cb"),
+    ],
+)
+async def test_loopback_redirect_uris_match_any_port(
+    db: AsyncDatabase, registered: str, requested: str
+) -> None:
+    """RFC 8252 section 7.3, RFC 9700 section 4.1.1: a native client picks a port
+    per login; only the port may differ, and redemption wants the URI the code
+    was issued with."""
+    user = await new_user(db)
+    await db.oauth.register_client("native", redirect_uris=[registered])
+    verifier, challenge = pkce_pair()
+    code = await db.oauth.issue_code(
+        "native", user.id, redirect_uri=requested, code_challenge=challenge
+    )
+    assert await redeem(db, code, verifier, client_id="native", redirect_uri=requested)
+    for other in (requested.replace("/cb", "/cb2"), "https://127.0.0.1/cb", registered + "/x"):
+        with pytest.raises(AuthorizationError):
+            await db.oauth.issue_code(
+                "native", user.id, redirect_uri=other, code_challenge=challenge
+            )
+
+
+async def test_only_loopback_redirect_uris_ignore_the_port(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await db.oauth.register_client("web", redirect_uris=["https://a.example:8443/cb"])
+    with pytest.raises(AuthorizationError):
+        await db.oauth.issue_code(
+            "web", user.id, redirect_uri="https://a.example:9443/cb", code_challenge=pkce_pair()[1]
+        )
 
 
 async def test_code_flow_issues_a_new_family(db: AsyncDatabase) -> None:
@@ -217,7 +262,9 @@ async def test_concurrent_redemptions_of_one_code(
     gearbox_database_url: str, contenders: int
 ) -> None:
     """Exactly one of several simultaneous redemptions gets tokens; the others
-    get AuthorizationError (never a driver error)."""
+    get AuthorizationError (never a driver error). The others are second
+    presentations of a redeemed code, indistinguishable from a replay: they
+    revoke the winner's tokens (documented, like racing refreshes)."""
     async with await AsyncDatabase.connect(gearbox_database_url, pool_size=8) as db:
         user = await new_user(db)
         await new_client(db)
@@ -233,4 +280,49 @@ async def test_concurrent_redemptions_of_one_code(
         losers = [r for r in results if not isinstance(r, IssuedTokens)]
         assert len(winners) == 1, results
         assert all(isinstance(r, AuthorizationError) for r in losers), losers
-        assert await db.oauth.validate_access(winners[0].access_token) is not None
+        assert await db.oauth.validate_access(winners[0].access_token) is None
+        with pytest.raises(AuthorizationError):
+            await db.oauth.refresh(winners[0].refresh_token, client_id="assistant")
+
+
+async def test_a_replayed_code_revokes_the_tokens_of_its_first_redemption(
+    db: AsyncDatabase,
+) -> None:
+    """RFC 6749 section 4.1.2, RFC 9700 section 4.5: the second presentation of a
+    code is refused and revokes what the first one issued, rotated tokens included;
+    tokens of other codes are untouched."""
+    user = await new_user(db)
+    await new_client(db)
+    code, verifier = await grant(db, user)
+    first = await redeem(db, code, verifier)
+    rotated = await db.oauth.refresh(first.refresh_token, client_id="assistant")
+    other = await redeem(db, *await grant(db, user))
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        await redeem(db, code, verifier)
+    assert await db.oauth.validate_access(rotated.access_token) is None
+    with pytest.raises(AuthorizationError):
+        await db.oauth.refresh(rotated.refresh_token, client_id="assistant")
+    assert await db.oauth.validate_access(other.access_token) is not None
+    assert rotated.token.family_id == first.token.id
+
+
+async def test_a_replay_by_another_client_or_uri_revokes_too(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await new_client(db)
+    await db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    code, verifier = await grant(db, user)
+    first = await redeem(db, code, verifier)
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        await redeem(db, code, verifier, client_id="other")
+    assert await db.oauth.validate_access(first.access_token) is None
+
+
+async def test_a_refused_first_presentation_revokes_nothing(db: AsyncDatabase) -> None:
+    user = await new_user(db)
+    await new_client(db)
+    code, verifier = await grant(db, user)
+    kept = await redeem(db, *await grant(db, user))
+    with pytest.raises(AuthorizationError, match="another client or redirect_uri"):
+        await redeem(db, code, verifier, redirect_uri="https://elsewhere.example/cb")
+    assert await redeem(db, code, verifier)  # the code was not burnt
+    assert await db.oauth.validate_access(kept.access_token) is not None

@@ -110,15 +110,27 @@ async def test_tokens_expire(timed: AsyncDatabase, clock: FakeClock) -> None:
 
 async def test_revoke_by_access_or_refresh_token(db: AsyncDatabase) -> None:
     _, first = await code_flow(db)
-    assert await db.oauth.revoke(first.access_token) is True
+    assert await db.oauth.revoke(first.access_token, client_id="assistant") is True
     assert await db.oauth.validate_access(first.access_token) is None
     with pytest.raises(AuthorizationError):
         await db.oauth.refresh(first.refresh_token, client_id="assistant")
-    assert await db.oauth.revoke(first.access_token) is False  # nothing left to revoke
-    assert await db.oauth.revoke("unknown") is False
+    # nothing left to revoke
+    assert await db.oauth.revoke(first.access_token, client_id="assistant") is False
+    assert await db.oauth.revoke("unknown", client_id="assistant") is False
     _, other = await _tokens_for_another_user(db)
-    assert await db.oauth.revoke(other.refresh_token) is True
+    assert await db.oauth.revoke(other.refresh_token, client_id="assistant") is True
     assert await db.oauth.validate_access(other.access_token) is None
+
+
+async def test_revoke_refuses_a_token_of_another_client(db: AsyncDatabase) -> None:
+    """RFC 7009 section 2.1: the token must have been issued to the requesting client."""
+    _, first = await code_flow(db)
+    await db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    for token in (first.access_token, first.refresh_token):
+        with pytest.raises(AuthorizationError, match="another client"):
+            await db.oauth.revoke(token, client_id="other")
+    assert await db.oauth.validate_access(first.access_token) is not None
+    assert await db.oauth.revoke(first.refresh_token, client_id="assistant") is True
 
 
 async def test_revoke_client_revokes_its_tokens_and_burns_its_codes(db: AsyncDatabase) -> None:

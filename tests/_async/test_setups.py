@@ -246,7 +246,7 @@ async def test_deleting_an_item_takes_it_out_of_setups(db: AsyncDatabase) -> Non
     await db.setups.replace_items(setup.id, {first: "base", second: "base"})
     await db.items.delete(second)
     assert await _entries(db, setup.id) == {first: "base"}
-    assert (await db.setups.totals(setup.id)).item_count == 1
+    assert (await db.setups.totals(setup.id)).unit_count == 1
 
 
 async def test_replace_items_takes_a_mapping_or_pairs(db: AsyncDatabase) -> None:
@@ -332,7 +332,7 @@ async def test_totals_follow_item_changes(db: AsyncDatabase) -> None:
     assert (await db.setups.totals(setup.id)).unweighed_count == 1
     await db.items.update(bag.id, weight_grams=42.25, quantity=4, price_cents=999)
     totals = await db.setups.totals(setup.id)
-    assert (totals.consumable_grams, totals.cost_cents, totals.item_count) == (169.0, 3996, 4)
+    assert (totals.consumable_grams, totals.cost_cents, totals.unit_count) == (169.0, 3996, 4)
     assert (totals.unweighed_count, totals.pack_grams) == (0, 169.0)
 
 
@@ -343,7 +343,7 @@ async def test_cost_does_not_overflow_32_bits(db: AsyncDatabase) -> None:
         item = await _item(db, f"Gold {n}", category, price_cents=2_000_000_000, quantity=5)
         await db.setups.add_item(setup.id, item.id)
     totals = await db.setups.totals(setup.id)
-    assert (totals.cost_cents, totals.item_count) == (30_000_000_000, 15)
+    assert (totals.cost_cents, totals.unit_count) == (30_000_000_000, 15)
     [summary] = [s for s in await db.setups.list() if s.setup.id == setup.id]
     assert summary.totals.cost_cents == 30_000_000_000
     assert (await db.setups.get(setup.id)).totals.cost_cents == 30_000_000_000

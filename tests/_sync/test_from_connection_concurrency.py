@@ -61,4 +61,4 @@ def test_concurrent_transactions_and_a_failing_one(db: Database) -> None:
         assert isinstance(results[0], Item)
         assert isinstance(results[2], Item)
         assert isinstance(results[3], tuple)
-    assert (db.items.totals()).item_count == 2 * ROUNDS
+    assert (db.items.totals()).unit_count == 2 * ROUNDS

@@ -67,11 +67,52 @@ def test_register_and_get_client(db: Database) -> None:
         ["https://a.example/c b"],
         ["https://a.example/\x00"],
         "https://a.example/cb",  # a string, not a list
+        # schemes that run or read something instead of redirecting
+        ["javascript:alert(document.cookie)"],
+        ["JavaScript://a.example/%0Aalert(1)"],
+        ["data:text/html,<script>alert(1)</script>"],
+        ["vbscript:msgbox(1)"],
+        ["file:///etc/passwd"],
+        ["https://a.example/cb", "FILE://host/share"],
     ],
 )
 def test_bad_redirect_uris_are_refused(db: Database, uris: list[str]) -> None:
     with pytest.raises(ValidationError):
         db.oauth.register_client("bad", redirect_uris=uris)
+
+
+@pytest.mark.parametrize(
+    ("registered", "requested"),
+    [
+        ("http://127.0.0.1/cb", "http://127.0.0.1:51234/cb"),
+        ("http://127.0.0.1:8123/cb", "http://127.0.0.1:40000/cb"),
+        ("http://[::1]:8123/cb", "http://[::1]/cb"),
+        ("http://localhost/cb", "http://localhost:9/cb"),
+    ],
+)
+def test_loopback_redirect_uris_match_any_port(
+    db: Database, registered: str, requested: str
+) -> None:
+    """RFC 8252 section 7.3, RFC 9700 section 4.1.1: a native client picks a port
+    per login; only the port may differ, and redemption wants the URI the code
+    was issued with."""
+    user = new_user(db)
+    db.oauth.register_client("native", redirect_uris=[registered])
+    verifier, challenge = pkce_pair()
+    code = db.oauth.issue_code("native", user.id, redirect_uri=requested, code_challenge=challenge)
+    assert redeem(db, code, verifier, client_id="native", redirect_uri=requested)
+    for other in (requested.replace("/cb", "/cb2"), "https://127.0.0.1/cb", registered + "/x"):
+        with pytest.raises(AuthorizationError):
+            db.oauth.issue_code("native", user.id, redirect_uri=other, code_challenge=challenge)
+
+
+def test_only_loopback_redirect_uris_ignore_the_port(db: Database) -> None:
+    user = new_user(db)
+    db.oauth.register_client("web", redirect_uris=["https://a.example:8443/cb"])
+    with pytest.raises(AuthorizationError):
+        db.oauth.issue_code(
+            "web", user.id, redirect_uri="https://a.example:9443/cb", code_challenge=pkce_pair()[1]
+        )
 
 
 def test_code_flow_issues_a_new_family(db: Database) -> None:
@@ -210,7 +251,9 @@ def test_issue_code_checks_client_uri_user_and_challenge(db: Database) -> None:
 @pytest.mark.parametrize("contenders", [2, 8])
 def test_concurrent_redemptions_of_one_code(gearbox_database_url: str, contenders: int) -> None:
     """Exactly one of several simultaneous redemptions gets tokens; the others
-    get AuthorizationError (never a driver error)."""
+    get AuthorizationError (never a driver error). The others are second
+    presentations of a redeemed code, indistinguishable from a replay: they
+    revoke the winner's tokens (documented, like racing refreshes)."""
     with Database.connect(gearbox_database_url, pool_size=8) as db:
         user = new_user(db)
         new_client(db)
@@ -226,4 +269,49 @@ def test_concurrent_redemptions_of_one_code(gearbox_database_url: str, contender
         losers = [r for r in results if not isinstance(r, IssuedTokens)]
         assert len(winners) == 1, results
         assert all(isinstance(r, AuthorizationError) for r in losers), losers
-        assert db.oauth.validate_access(winners[0].access_token) is not None
+        assert db.oauth.validate_access(winners[0].access_token) is None
+        with pytest.raises(AuthorizationError):
+            db.oauth.refresh(winners[0].refresh_token, client_id="assistant")
+
+
+def test_a_replayed_code_revokes_the_tokens_of_its_first_redemption(
+    db: Database,
+) -> None:
+    """RFC 6749 section 4.1.2, RFC 9700 section 4.5: the second presentation of a
+    code is refused and revokes what the first one issued, rotated tokens included;
+    tokens of other codes are untouched."""
+    user = new_user(db)
+    new_client(db)
+    code, verifier = grant(db, user)
+    first = redeem(db, code, verifier)
+    rotated = db.oauth.refresh(first.refresh_token, client_id="assistant")
+    other = redeem(db, *grant(db, user))
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        redeem(db, code, verifier)
+    assert db.oauth.validate_access(rotated.access_token) is None
+    with pytest.raises(AuthorizationError):
+        db.oauth.refresh(rotated.refresh_token, client_id="assistant")
+    assert db.oauth.validate_access(other.access_token) is not None
+    assert rotated.token.family_id == first.token.id
+
+
+def test_a_replay_by_another_client_or_uri_revokes_too(db: Database) -> None:
+    user = new_user(db)
+    new_client(db)
+    db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    code, verifier = grant(db, user)
+    first = redeem(db, code, verifier)
+    with pytest.raises(AuthorizationError, match="already redeemed"):
+        redeem(db, code, verifier, client_id="other")
+    assert db.oauth.validate_access(first.access_token) is None
+
+
+def test_a_refused_first_presentation_revokes_nothing(db: Database) -> None:
+    user = new_user(db)
+    new_client(db)
+    code, verifier = grant(db, user)
+    kept = redeem(db, *grant(db, user))
+    with pytest.raises(AuthorizationError, match="another client or redirect_uri"):
+        redeem(db, code, verifier, redirect_uri="https://elsewhere.example/cb")
+    assert redeem(db, code, verifier)  # the code was not burnt
+    assert db.oauth.validate_access(kept.access_token) is not None

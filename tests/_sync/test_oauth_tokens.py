@@ -112,15 +112,27 @@ def test_tokens_expire(timed: Database, clock: FakeClock) -> None:
 
 def test_revoke_by_access_or_refresh_token(db: Database) -> None:
     _, first = code_flow(db)
-    assert db.oauth.revoke(first.access_token) is True
+    assert db.oauth.revoke(first.access_token, client_id="assistant") is True
     assert db.oauth.validate_access(first.access_token) is None
     with pytest.raises(AuthorizationError):
         db.oauth.refresh(first.refresh_token, client_id="assistant")
-    assert db.oauth.revoke(first.access_token) is False  # nothing left to revoke
-    assert db.oauth.revoke("unknown") is False
+    # nothing left to revoke
+    assert db.oauth.revoke(first.access_token, client_id="assistant") is False
+    assert db.oauth.revoke("unknown", client_id="assistant") is False
     _, other = _tokens_for_another_user(db)
-    assert db.oauth.revoke(other.refresh_token) is True
+    assert db.oauth.revoke(other.refresh_token, client_id="assistant") is True
     assert db.oauth.validate_access(other.access_token) is None
+
+
+def test_revoke_refuses_a_token_of_another_client(db: Database) -> None:
+    """RFC 7009 section 2.1: the token must have been issued to the requesting client."""
+    _, first = code_flow(db)
+    db.oauth.register_client("other", redirect_uris=[REDIRECT])
+    for token in (first.access_token, first.refresh_token):
+        with pytest.raises(AuthorizationError, match="another client"):
+            db.oauth.revoke(token, client_id="other")
+    assert db.oauth.validate_access(first.access_token) is not None
+    assert db.oauth.revoke(first.refresh_token, client_id="assistant") is True
 
 
 def test_revoke_client_revokes_its_tokens_and_burns_its_codes(db: Database) -> None:

@@ -244,7 +244,7 @@ def test_deleting_an_item_takes_it_out_of_setups(db: Database) -> None:
     db.setups.replace_items(setup.id, {first: "base", second: "base"})
     db.items.delete(second)
     assert _entries(db, setup.id) == {first: "base"}
-    assert (db.setups.totals(setup.id)).item_count == 1
+    assert (db.setups.totals(setup.id)).unit_count == 1
 
 
 def test_replace_items_takes_a_mapping_or_pairs(db: Database) -> None:
@@ -326,7 +326,7 @@ def test_totals_follow_item_changes(db: Database) -> None:
     assert (db.setups.totals(setup.id)).unweighed_count == 1
     db.items.update(bag.id, weight_grams=42.25, quantity=4, price_cents=999)
     totals = db.setups.totals(setup.id)
-    assert (totals.consumable_grams, totals.cost_cents, totals.item_count) == (169.0, 3996, 4)
+    assert (totals.consumable_grams, totals.cost_cents, totals.unit_count) == (169.0, 3996, 4)
     assert (totals.unweighed_count, totals.pack_grams) == (0, 169.0)
 
 
@@ -337,7 +337,7 @@ def test_cost_does_not_overflow_32_bits(db: Database) -> None:
         item = _item(db, f"Gold {n}", category, price_cents=2_000_000_000, quantity=5)
         db.setups.add_item(setup.id, item.id)
     totals = db.setups.totals(setup.id)
-    assert (totals.cost_cents, totals.item_count) == (30_000_000_000, 15)
+    assert (totals.cost_cents, totals.unit_count) == (30_000_000_000, 15)
     [summary] = [s for s in db.setups.list() if s.setup.id == setup.id]
     assert summary.totals.cost_cents == 30_000_000_000
     assert (db.setups.get(setup.id)).totals.cost_cents == 30_000_000_000

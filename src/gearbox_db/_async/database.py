@@ -16,6 +16,7 @@ from typing import Any, Self
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from gearbox_db import _timestamps
 from gearbox_db._async.executor import AsyncExecutor, AsyncScope, async_fixed_scope
 from gearbox_db._async.repositories.api_keys import AsyncApiKeyRepository
 from gearbox_db._async.repositories.categories import AsyncCategoryRepository
@@ -168,6 +169,7 @@ class AsyncDatabase(_AsyncRepositories):
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_async_engine(target, **{**options, **engine_kwargs})
         protect_logs(engine)
+        _timestamps.listen_on(engine, existing=False)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
@@ -176,9 +178,11 @@ class AsyncDatabase(_AsyncRepositories):
 
         Its logs leave out password and token hashes (found in result rows);
         create it with ``hide_parameters=True`` to keep statement parameters
-        out of logs and error messages too.
+        out of logs and error messages too. Its connections load
+        ``timestamptz`` values as :mod:`gearbox_db._timestamps` says.
         """
         protect_logs(engine)
+        _timestamps.listen_on(engine, existing=True)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
@@ -192,8 +196,10 @@ class AsyncDatabase(_AsyncRepositories):
         time (concurrent requests of an app under test) run one after the
         other, a connection being able to do one thing at a time. Meant for
         tests (roll the caller's transaction back afterwards) and for joining
-        a service's own transaction.
+        a service's own transaction. Timestamps read correctly in any session
+        time zone (:mod:`gearbox_db._timestamps`; registered on the connection).
         """
+        _timestamps.register_on(connection)
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property

@@ -20,6 +20,7 @@ __all__ = [
     "choice",
     "duration",
     "identifier",
+    "key",
     "limit",
     "name",
     "optional_text",
@@ -30,6 +31,7 @@ __all__ = [
     "sort_order",
     "text",
     "weight",
+    "without_loopback_port",
 ]
 
 INT32_MAX: Final = 2**31 - 1
@@ -55,6 +57,22 @@ def name(value: object, field: str = "name") -> str:
     checked = text(value, field)
     if not checked.strip():
         raise ValidationError(f"{field} must not be blank")
+    return checked
+
+
+#: Longest text stored in a unique (btree) index: category names, usernames, setting
+#: keys, OAuth client ids. A btree entry holds at most 2,704 bytes, and a character
+#: takes up to 4 bytes of UTF-8.
+MAX_KEY_LENGTH: Final = 500
+
+
+def key(value: object, field: str = "name") -> str:
+    """A :func:`name` kept in a unique index: at most :data:`MAX_KEY_LENGTH` characters."""
+    checked = name(value, field)
+    if len(checked) > MAX_KEY_LENGTH:
+        raise ValidationError(
+            f"{field} must be at most {MAX_KEY_LENGTH} characters, got {len(checked)}"
+        )
     return checked
 
 
@@ -99,9 +117,14 @@ def weight(value: object, field: str = "weight_grams") -> float | None:
     return number
 
 
+#: Largest page a listing returns in one call: one call can still fetch a large
+#: collection, and no call can ask the server for an unbounded result.
+MAX_LIMIT: Final = 10_000
+
+
 def limit(value: object, field: str = "limit") -> int:
-    """A page size: a whole number of rows, at least 1."""
-    return _integer(value, field, 1, INT32_MAX - 1)
+    """A page size: a whole number of rows, from 1 to :data:`MAX_LIMIT`."""
+    return _integer(value, field, 1, MAX_LIMIT)
 
 
 def price(value: object, field: str = "price_cents") -> int | None:
@@ -142,12 +165,26 @@ def duration(value: object, field: str) -> timedelta:
 
 _URI_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Schemes that run or read something instead of redirecting to an application.
+REFUSED_SCHEMES: Final = frozenset(
+    {"javascript", "data", "vbscript", "file", "about", "blob", "filesystem"}
+)
+#: The port of a loopback ``http`` redirect URI (group 1: what comes before it);
+#: the same pattern runs in PostgreSQL (``regexp_replace(..., 'i')``) and here.
+LOOPBACK_PORT: Final = r"^(http://(localhost|127\.0\.0\.1|\[::1\])):[0-9]*(?=[/?]|$)"
+
+
+def without_loopback_port(uri: str) -> str:
+    """``uri`` without its port if it is a loopback ``http`` URI (RFC 8252 section 7.3:
+    a native client listens on a port of its choosing), else ``uri`` itself."""
+    return re.sub(LOOPBACK_PORT, r"\1", uri, flags=re.IGNORECASE)
 
 
 def redirect_uri(value: object, field: str = "redirect_uri") -> str:
     """An OAuth redirect URI: absolute, without fragment (RFC 6749 section 3.1.2),
     without whitespace or control characters; ``http`` only for a loopback host
-    (OAuth 2.1: ``https``, or a private-use scheme of a native app)."""
+    (OAuth 2.1: ``https``, or a private-use scheme of a native app); never one of
+    :data:`REFUSED_SCHEMES` (``javascript:``, ``data:``, ``file:``, ...)."""
     uri = text(value, field)
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in uri):
         raise ValidationError(f"{field} must not contain whitespace or control characters")
@@ -161,6 +198,8 @@ def redirect_uri(value: object, field: str = "redirect_uri") -> str:
     if not _URI_SCHEME.fullmatch(parts.scheme):
         raise ValidationError(f"{field} must be an absolute URI (with a scheme)")
     scheme = parts.scheme.lower()
+    if scheme in REFUSED_SCHEMES:
+        raise ValidationError(f"{field} must not use the scheme {scheme!r}")
     if scheme in {"http", "https"} and not host:
         raise ValidationError(f"{field} must name a host")
     if scheme == "http" and host not in _LOOPBACK_HOSTS:

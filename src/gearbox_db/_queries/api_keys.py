@@ -6,10 +6,10 @@ the key itself.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Delete, Insert, Select, Update, select
+from sqlalchemy import ColumnElement, Delete, Insert, Select, or_, select
 from sqlalchemy import delete as delete_
 from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
@@ -26,6 +26,7 @@ __all__ = [
     "authenticate",
     "create",
     "delete",
+    "delete_all_for_user",
     "deleted",
     "list_for_user",
     "to_keys",
@@ -33,20 +34,22 @@ __all__ = [
     "to_user",
 ]
 
+Now = ColumnElement[datetime]
 k = api_keys.c
 _COLUMNS = columns_for(ApiKey, api_keys)
 #: Characters of a key kept for display (``gb_`` and 5 random characters).
 PREFIX_LENGTH: Final = 8
 
 
-def create(user_id: int, name: str) -> tuple[Insert, str]:
-    """Insert a new key of ``user_id``; also the raw key."""
+def create(user_id: int, name: str, ttl: timedelta, now: Now) -> tuple[Insert, str]:
+    """Insert a new key of ``user_id``, expiring ``ttl`` after ``now``; also the raw key."""
     key = _secrets.new_api_key()
     statement = insert_(api_keys).values(
         user_id=v.identifier(user_id, "user_id"),
         name=v.name(name),
         key_hash=_secrets.sha256_hex(key),
         key_prefix=key[:PREFIX_LENGTH],
+        expires_at=now + v.duration(ttl, "ttl"),
     )
     return statement.returning(*_COLUMNS), key
 
@@ -57,15 +60,23 @@ def to_new_key(row: AnyRow | None, key: str) -> NewApiKey:
     return NewApiKey(ApiKey(*row), key)
 
 
-def authenticate(raw_key: str, now: ColumnElement[datetime]) -> Update:
-    """Record the use of the key ``raw_key`` and return its user: one statement
-    (``UPDATE api_keys ... FROM users ... RETURNING`` the user)."""
-    return (
-        update_(api_keys)
-        .where(k.key_hash == _secrets.sha256_hex(raw_key, "key"), users.c.id == k.user_id)
-        .values(last_used_at=now)
-        .returning(*USER_COLUMNS)
+def authenticate(raw_key: str, now: Now, record_every: timedelta) -> Select[Any]:
+    """The user of the unexpired key ``raw_key``; in the same statement, its use is
+    recorded in ``last_used_at`` unless it was recorded less than ``record_every``
+    ago (a key shared by many workers is not written on every request)."""
+    key_hash = _secrets.sha256_hex(raw_key, "key")
+    live = (k.key_hash == key_hash, k.expires_at > now)
+    stale = or_(
+        k.last_used_at.is_(None), k.last_used_at <= now - v.duration(record_every, "record_every")
     )
+    recorded = update_(api_keys).where(*live, stale).values(last_used_at=now).cte("recorded")
+    statement = select(*USER_COLUMNS).select_from(api_keys.join(users, users.c.id == k.user_id))
+    return statement.where(*live).add_cte(recorded)
+
+
+def delete_all_for_user(user_id: int) -> Delete:
+    """Delete every key of a user."""
+    return delete_(api_keys).where(k.user_id == v.identifier(user_id, "user_id"))
 
 
 def to_user(row: AnyRow | None) -> User | None:

@@ -5,13 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
     Delete,
     Insert,
     Select,
     Update,
-    cast,
     func,
     select,
     union_all,
@@ -23,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, patch, row_to, rows_to
+from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db.errors import InvalidStateError
 from gearbox_db.records import Category, CategorySummary
 from gearbox_db.schema import UNCATEGORIZED, categories, items, thread_candidates, threads
@@ -45,7 +43,7 @@ __all__ = [
 
 c = categories.c
 _COLUMNS = columns_for(Category, categories)
-_CHECKS: Checks = {"name": v.name, "icon": v.name}
+_CHECKS: Checks = {"name": v.key, "icon": v.name}
 
 
 def get(category_id: int) -> Select[Any]:
@@ -69,17 +67,13 @@ def list_summaries() -> Select[Any]:
         select(
             *_COLUMNS,
             func.count(items.c.id),
-            func.coalesce(func.sum(items.c.weight_grams * items.c.quantity), 0.0),
-            _bigint_sum(cast(items.c.price_cents, BigInteger) * items.c.quantity),
+            as_double(grams(items.c.weight_grams, items.c.quantity)),
+            func.coalesce(func.sum(cents(items.c.price_cents, items.c.quantity)), 0),
         )
         .outerjoin(items, items.c.category_id == c.id)
         .group_by(c.id)
         .order_by(c.name, c.id)
     )
-
-
-def _bigint_sum(expression: ColumnElement[Any]) -> ColumnElement[int]:
-    return cast(func.coalesce(func.sum(expression), 0), BigInteger)
 
 
 def to_summaries(rows: Any) -> tuple[CategorySummary, ...]:

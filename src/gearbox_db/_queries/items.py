@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from sqlalchemy import (
-    BigInteger,
     Delete,
     FromClause,
     Select,
-    cast,
     func,
     select,
 )
@@ -26,6 +24,7 @@ from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
+from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, items
 
@@ -145,8 +144,8 @@ def totals() -> Select[Any]:
     number of items without a weight: one aggregate over ``items``."""
     return select(
         func.coalesce(func.sum(c.quantity), 0),
-        func.coalesce(func.sum(c.weight_grams * c.quantity), 0.0),
-        func.coalesce(func.sum(cast(c.price_cents, BigInteger) * c.quantity), 0),
+        as_double(grams(c.weight_grams, c.quantity)),
+        func.coalesce(func.sum(cents(c.price_cents, c.quantity)), 0),
         func.count().filter(c.weight_grams.is_(None)),
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import (
     Select,
     Text,
     Update,
-    any_,
+    exists,
     func,
     literal,
     or_,
@@ -45,7 +45,6 @@ __all__ = [
     "purge_expired",
     "redeem_code",
     "register_client",
-    "revoke_client",
     "to_client",
 ]
 
@@ -61,7 +60,7 @@ def _client_id(client_id: object) -> str:
 def register_client(client_id: str, client_name: str | None, redirect_uris: object) -> Insert:
     """Insert a client with its redirect URIs (validated, duplicates dropped)."""
     values = {
-        "client_id": _client_id(client_id),
+        "client_id": v.key(client_id, "client_id"),
         "client_name": v.optional_text(client_name, "client_name"),
         "redirect_uris": v.redirect_uris(redirect_uris),
     }
@@ -79,8 +78,12 @@ def to_client(row: AnyRow | None, key: object) -> OAuthClient:
 
 
 def _client_matching(client_id: str, uri: str) -> CTE:
-    """The client, and whether ``uri`` is exactly one of its redirect URIs."""
-    matches = (literal(uri, Text) == any_(cl.redirect_uris)).label("matches")
+    """The client, and whether ``uri`` is one of its redirect URIs: exactly, except
+    for the port of a loopback ``http`` URI (RFC 8252 section 7.3)."""
+    registered = func.unnest(cl.redirect_uris).table_valued("uri").render_derived("registered")
+    portless = func.regexp_replace(registered.c.uri, v.LOOPBACK_PORT, r"\1", "i")
+    wanted = literal(v.without_loopback_port(uri), Text)
+    matches = exists(select(1).select_from(registered).where(portless == wanted)).label("matches")
     return select(cl.client_id, matches).where(cl.client_id == _client_id(client_id)).cte("client")
 
 
@@ -127,13 +130,14 @@ def check_issued(row: AnyRow | None, client_id: str) -> None:
 
 
 def redeem_code(
-    raw_code: str, client_id: str, redirect_uri: str, ttls: tuple[timedelta, timedelta], now: Now
+    raw_code: str, client_id: str, redirect_uri: str, ttls: tuple[timedelta, ...], now: Now
 ) -> Update:
     """Mark the code used, only if unused, unexpired, of this client and redirect URI
     (one statement: of concurrent redemptions exactly one gets the row). ``ttls``,
-    those of the tokens to issue, are checked first: a bad one must not burn the code."""
-    v.duration(ttls[0], "access_ttl")
-    v.duration(ttls[1], "refresh_ttl")
+    those of the tokens to issue (access, refresh, family), are checked first: a
+    bad one must not burn the code."""
+    for ttl, field in zip(ttls, ("access_ttl", "refresh_ttl", "family_ttl"), strict=True):
+        v.duration(ttl, field)
     return (
         update_(oauth_codes)
         .where(
@@ -160,19 +164,6 @@ def check_redeemed(row: AnyRow | None, code_verifier: str) -> tuple[int, str | N
     if method != "S256" or not _secrets.pkce_matches(code_verifier, challenge):
         raise AuthorizationError("the PKCE code_verifier does not match the code_challenge")
     return user_id, scope
-
-
-def revoke_client(client_id: str) -> Update:
-    """Revoke every token of a client and burn its unused codes (one statement)."""
-    checked = _client_id(client_id)
-    codes = (
-        update_(oauth_codes)
-        .where(co.client_id == checked, co.used.is_(False))
-        .values(used=True)
-        .cte("codes_burned")
-    )
-    statement = update_(oauth_tokens).where(t.client_id == checked, t.revoked.is_(False))
-    return statement.values(revoked=True).add_cte(codes)
 
 
 def purge_expired(now: Now) -> Select[Any]:

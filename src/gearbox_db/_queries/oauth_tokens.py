@@ -11,7 +11,7 @@ of concurrent refreshes exactly one rotates.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
@@ -19,10 +19,8 @@ from sqlalchemy import (
     Insert,
     Select,
     Text,
-    Update,
     func,
     literal,
-    or_,
     select,
 )
 from sqlalchemy import insert as insert_
@@ -32,22 +30,20 @@ from gearbox_db import _secrets
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, columns_for
 from gearbox_db._queries.users import USER_COLUMNS
-from gearbox_db.errors import AuthorizationError
 from gearbox_db.records import AccessGrant, IssuedTokens, OAuthToken, User
 from gearbox_db.schema import oauth_tokens, users
 
 __all__ = [
     "issue_tokens",
     "refresh",
-    "reuse",
-    "reuse_error",
-    "revoke",
     "to_grant",
     "to_issued",
     "validate_access",
 ]
 
 Now = ColumnElement[datetime]
+#: Lifetimes of new tokens: access token, refresh token, and the whole family.
+Lifetimes: TypeAlias = tuple[timedelta, timedelta, timedelta]
 t = oauth_tokens.c
 _TOKEN_COLUMNS = columns_for(OAuthToken, oauth_tokens)
 # Columns an INSERT of tokens fills, in this order.
@@ -61,6 +57,8 @@ _TOKEN_INSERT = (
     "scope",
     "expires_at",
     "refresh_expires_at",
+    "code_hash",
+    "family_expires_at",
 )
 
 
@@ -69,13 +67,15 @@ def _client_id(client_id: object) -> str:
 
 
 def _token_values(
-    ttls: tuple[timedelta, timedelta], now: Now
+    ttls: tuple[timedelta, timedelta], now: Now, family_end: ColumnElement[datetime]
 ) -> tuple[list[ColumnElement[Any]], str, str]:
-    """Hashes and expiries of a fresh access + refresh token; also both raw tokens."""
+    """Hashes and expiries (never past ``family_end``) of a fresh access + refresh
+    token; also both raw tokens."""
     access, refresh = _secrets.new_token(), _secrets.new_token()
     access_ttl, refresh_ttl = v.duration(ttls[0], "access_ttl"), v.duration(ttls[1], "refresh_ttl")
     hashes = [literal(_secrets.sha256_hex(raw), Text) for raw in (access, refresh)]
-    return [*hashes, now + access_ttl, now + refresh_ttl], access, refresh
+    expiries = [func.least(now + ttl, family_end) for ttl in (access_ttl, refresh_ttl)]
+    return [*hashes, *expiries], access, refresh
 
 
 def _insert(values: Select[Any], *ctes: Any) -> Insert:
@@ -89,13 +89,18 @@ def issue_tokens(
     client_id: str,
     user_id: int,
     scope: str | None,
-    ttls: tuple[timedelta, timedelta],
+    lifetimes: Lifetimes,
     now: Now,
+    code_hash: str | None = None,
 ) -> tuple[Insert, str, str]:
     """Insert a new token pair heading a new family (``family_id`` = its own id,
-    drawn from the identity's sequence in the same statement); also both raw tokens."""
+    drawn from the identity's sequence in the same statement; the family ends
+    ``family_ttl`` from now); also both raw tokens. ``code_hash``: that of the
+    code redeemed for it."""
+    access_ttl, refresh_ttl, family_ttl = lifetimes
+    family_end = now + v.duration(family_ttl, "family_ttl")
     (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
-        ttls, now
+        (access_ttl, refresh_ttl), now, family_end
     )
     sequence = func.pg_get_serial_sequence(oauth_tokens.name, "id")
     new_id = select(func.nextval(sequence).label("id")).cte("new_id")
@@ -109,6 +114,8 @@ def issue_tokens(
         literal(v.optional_text(scope, "scope"), Text),
         expires,
         refresh_expires,
+        literal(code_hash, Text),
+        family_end,
     )
     return _insert(values), access_raw, refresh_raw
 
@@ -128,13 +135,13 @@ def refresh(
             t.refresh_expires_at > now,
         )
         .values(revoked=True)
-        .returning(t.client_id, t.user_id, t.scope, t.family_id)
+        .returning(t.client_id, t.user_id, t.scope, t.family_id, t.code_hash, t.family_expires_at)
         .cte("rotated")
     )
-    (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
-        ttls, now
-    )
     r = rotated.c
+    (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
+        ttls, now, r.family_expires_at
+    )
     values = select(
         func.nextval(func.pg_get_serial_sequence(oauth_tokens.name, "id")),
         r.family_id,
@@ -145,6 +152,8 @@ def refresh(
         r.scope,
         expires,
         refresh_expires,
+        r.code_hash,
+        r.family_expires_at,
     )
     return _insert(values, rotated), access_raw, refresh_raw
 
@@ -152,43 +161,6 @@ def refresh(
 def to_issued(row: AnyRow | None, access: str, refresh: str) -> IssuedTokens | None:
     """The tokens of an INSERT's row with both raw tokens (``None``: nothing inserted)."""
     return None if row is None else IssuedTokens(OAuthToken(*row), access, refresh)
-
-
-def reuse(raw_refresh: str) -> Select[Any]:
-    """Reuse detection (RFC 9700 section 4.14.2): if ``raw_refresh`` belongs to a
-    revoked (rotated) row, revoke every token of its family. One statement, whose
-    row says whether it was such a token and how many tokens it revoked."""
-    reused = (
-        select(t.family_id)
-        .where(t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"))
-        .where(t.revoked.is_(True))
-        .cte("reused")
-    )
-    revoked = _revoke_families(select(reused.c.family_id)).returning(t.id).cte("family_revoked")
-    return select(
-        select(func.count()).select_from(reused).scalar_subquery(),
-        select(func.count()).select_from(revoked).scalar_subquery(),
-    )
-
-
-def _revoke_families(families: Select[Any]) -> Update:
-    return (
-        update_(oauth_tokens)
-        .where(t.family_id.in_(families), t.revoked.is_(False))
-        .values(revoked=True)
-    )
-
-
-def reuse_error(row: AnyRow | None) -> AuthorizationError:
-    """The error to raise after :func:`reuse` (whether or not it was a reuse)."""
-    if row is not None and row[0]:
-        return AuthorizationError(
-            "refresh token reuse: it had already been rotated; every token of its "
-            f"family is now revoked ({row[1]} were still live)"
-        )
-    return AuthorizationError(
-        "the refresh token is unknown, expired, or was issued to another client"
-    )
 
 
 def validate_access(raw_access: str, now: Now) -> Select[Any]:
@@ -210,12 +182,3 @@ def to_grant(row: AnyRow | None) -> AccessGrant | None:
         return None
     split = len(_TOKEN_COLUMNS)
     return AccessGrant(User(*row[split:]), OAuthToken(*row[:split]))
-
-
-def revoke(raw_token: str) -> Update:
-    """Revoke the family of the token whose access or refresh token is ``raw_token``."""
-    token_hash = _secrets.sha256_hex(raw_token)
-    families = select(t.family_id).where(
-        or_(t.access_token_hash == token_hash, t.refresh_token_hash == token_hash)
-    )
-    return _revoke_families(families)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Delete, Insert, Select, select
+from sqlalchemy import ColumnElement, Delete, Insert, Select, func, select
 from sqlalchemy import delete as delete_
 from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
@@ -45,6 +45,7 @@ def create(user_id: int, ttl: timedelta, now: Now) -> tuple[Insert, str]:
         token_hash=_secrets.sha256_hex(token),
         user_id=v.identifier(user_id, "user_id"),
         expires_at=now + v.duration(ttl, "ttl"),
+        created_at=now,  # the clock that judges the session's absolute end
     )
     return statement.returning(*_COLUMNS), token
 
@@ -56,27 +57,35 @@ def to_new_session(row: AnyRow | None, token: str) -> NewSession:
 
 
 def validate(
-    raw_token: str, now: Now, *, renew_to: timedelta | None, renew_every: timedelta
+    raw_token: str,
+    now: Now,
+    *,
+    renew_to: timedelta | None,
+    renew_every: timedelta,
+    max_lifetime: timedelta,
 ) -> Select[Any]:
     """The user of the unexpired session of ``raw_token``: one statement.
 
     With ``renew_to``, the same statement also moves the session's expiry to
-    ``now + renew_to`` when it is earlier than ``now + renew_to - renew_every``
-    (so at most once per ``renew_every``, and never backwards). The SELECT
-    sees the row as it was before that UPDATE, which keeps it valid.
+    ``now + renew_to``, never past its absolute end (``created_at +
+    max_lifetime``), when it is earlier than that minus ``renew_every`` (so at
+    most once per ``renew_every``, and never backwards). The SELECT sees the
+    row as it was before that UPDATE, which keeps it valid.
     """
     token_hash = _secrets.sha256_hex(raw_token)
+    end = s.created_at + v.duration(max_lifetime, "max_lifetime")
+    live = (s.token_hash == token_hash, s.expires_at > now)
     statement = (
         select(*USER_COLUMNS)
         .select_from(sessions.join(users, users.c.id == s.user_id))
-        .where(s.token_hash == token_hash, s.expires_at > now)
+        .where(*live)
     )
     if renew_to is None:
         return statement
-    target = now + v.duration(renew_to, "renew_to")
+    target = func.least(now + v.duration(renew_to, "renew_to"), end)
     renewal = (
         update_(sessions)
-        .where(s.token_hash == token_hash, s.expires_at > now)
+        .where(*live)
         .where(s.expires_at < target - v.duration(renew_every, "renew_every"))
         .values(expires_at=target)
         .cte("renewed")
@@ -94,9 +103,12 @@ def delete(raw_token: str) -> Delete:
     return delete_(sessions).where(s.token_hash == _secrets.sha256_hex(raw_token))
 
 
-def delete_all_for_user(user_id: int) -> Delete:
-    """Delete every session of a user."""
-    return delete_(sessions).where(s.user_id == v.identifier(user_id, "user_id"))
+def delete_all_for_user(user_id: int, *, keep: str | None = None) -> Delete:
+    """Delete every session of a user (but the one of the raw token ``keep``)."""
+    statement = delete_(sessions).where(s.user_id == v.identifier(user_id, "user_id"))
+    if keep is not None:
+        statement = statement.where(s.token_hash != _secrets.sha256_hex(keep, "keep_session"))
+    return statement
 
 
 def purge_expired(now: Now) -> Delete:

@@ -40,7 +40,7 @@ def to_dict(rows: Sequence[AnyRow]) -> dict[str, str]:
 
 def upsert(key: str, value: str) -> Insert:
     """Set ``key`` to ``value``, whether it exists or not (one statement, no race)."""
-    statement = pg_insert(settings).values(key=v.name(key, "key"), value=v.text(value, "value"))
+    statement = pg_insert(settings).values(key=v.key(key, "key"), value=v.text(value, "value"))
     return statement.on_conflict_do_update(
         index_elements=[s.key], set_={"value": statement.excluded.value}
     )

@@ -15,7 +15,7 @@ built per call.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -285,9 +285,17 @@ def removed(item_id: int | None, setup_id: int, requested: int) -> None:
     found(item_id, "entry", f"item {requested} in setup {setup_id}")
 
 
-def validate_entries(entries: Entries) -> tuple[list[int], list[Classification]]:
+def validate_entries(entries: object) -> tuple[list[int], list[Classification]]:
     """The item ids and classifications of ``entries``, checked (no duplicate item)."""
-    pairs = entries.items() if isinstance(entries, Mapping) else entries
+    if isinstance(entries, Mapping):
+        pairs: Iterable[object] = entries.items()
+    elif isinstance(entries, Iterable) and not isinstance(entries, str | bytes):
+        pairs = entries
+    else:
+        raise ValidationError(
+            "entries must be a mapping or a sequence of (item_id, classification) pairs, "
+            f"got {type(entries).__name__}"
+        )
     item_ids: list[int] = []
     classifications: list[Classification] = []
     for pair in pairs:

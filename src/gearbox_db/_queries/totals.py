@@ -12,21 +12,33 @@ Rules (the data model's "Totals" section): an entry contributes
 ``weight_grams x quantity`` grams and ``price_cents x quantity`` cents; an
 item without weight counts 0 and is counted in ``unweighed_count``; every
 unit of a worn entry is worn; ``total = base + worn + consumable``;
-``pack = total - worn``; ``item_count`` is the number of units.
+``pack = total - worn``; ``unit_count`` is the number of units.
+
+No value the library accepts can make these reads fail (PostgreSQL raises on
+a double's overflow and underflow). Weights of at least a gram are summed as
+doubles scaled down by 2^512 (exact: a power of two), where no sum of finite
+weights times quantities can overflow, the smaller ones as they are, and the
+two parts are combined at the end (``inf`` beyond the largest double, never
+an error): double arithmetic at double speed (``numeric`` sums were 8x
+slower). Costs are sums of bigints, which PostgreSQL accumulates as
+``numeric``: exact integers, beyond 64 bits too.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Double,
     Join,
     Select,
     bindparam,
+    case,
     cast,
     func,
     literal,
@@ -43,9 +55,13 @@ from gearbox_db.schema import CLASSIFICATIONS, categories, items, setup_items, s
 __all__ = [
     "FIGURE_COUNT",
     "SETUP_ID",
+    "Grams",
     "Window",
+    "as_double",
+    "cents",
     "entries_join",
     "figures",
+    "grams",
     "setup_totals",
     "to_totals",
 ]
@@ -63,6 +79,48 @@ si = setup_items.c
 it = items.c
 
 
+#: Weights of at least a gram are summed scaled down by this (and multiplied back up
+#: by its inverse); smaller ones as they are (scaled, they could underflow).
+_DOWN: Final = literal(2.0**-512, Double)
+_UP: Final = literal(2.0**512, Double)
+
+
+class Grams(NamedTuple):
+    """A sum of weights x quantities in two parts that can neither overflow nor
+    underflow: ``large`` (weights >= 1 g, scaled down by 2^512), ``small`` (the rest)."""
+
+    large: ColumnElement[Any]
+    small: ColumnElement[Any]
+
+    def __add__(self, other: object) -> Grams:
+        assert isinstance(other, Grams)
+        return Grams(self.large + other.large, self.small + other.small)
+
+    def __sub__(self, other: Grams) -> Grams:
+        return Grams(self.large - other.large, self.small - other.small)
+
+
+def grams(weight: Any, quantity: Any, wrap: Window | None = None) -> Grams:
+    """The sum of ``weight x quantity`` (each aggregate wrapped by ``wrap``), as :class:`Grams`."""
+    parts = (
+        case((weight >= 1, weight * _DOWN * quantity)),
+        case((weight < 1, weight * quantity)),
+    )
+    wrapped = [(wrap or _plain)(func.sum(part)) for part in parts]
+    return Grams(*(func.coalesce(part, 0.0) for part in wrapped))
+
+
+def cents(price: ColumnElement[Any], quantity: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``price x quantity`` as a bigint (at most 2^62: no overflow); its sum is numeric."""
+    return cast(price, BigInteger) * quantity
+
+
+def as_double(total: Grams) -> ColumnElement[float]:
+    """``total`` in grams: ``inf`` where too large for a double (never an error)."""
+    exact = total.large * _UP + total.small
+    return case((total.large < _UP, exact), else_=literal(math.inf, Double))
+
+
 def _plain(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
     return aggregate
 
@@ -78,24 +136,22 @@ def entries_join(*, with_categories: bool = True) -> Join:
 
 def figures(window: Window = _plain) -> list[ColumnElement[Any]]:
     """The figures in SetupTotals field order: base, worn, consumable, total,
-    pack (grams), cost (cents), item_count (units), unweighed_count (entries)."""
+    pack (grams), cost (cents), unit_count (units), unweighed_count (entries)."""
 
-    def grams(classification: str) -> ColumnElement[float]:
-        weighed = func.sum(it.weight_grams * it.quantity)
-        return func.coalesce(window(weighed.filter(si.classification == classification)), 0.0)
+    def classified(classification: str) -> Grams:
+        def wrap(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
+            return window(aggregate.filter(si.classification == classification))
 
-    base, worn, consumable = (grams(c) for c in CLASSIFICATIONS)
+        return grams(it.weight_grams, it.quantity, wrap)
+
+    base, worn, consumable = (classified(c) for c in CLASSIFICATIONS)
     total = base + worn + consumable
-    cost = func.sum(cast(it.price_cents, BigInteger) * it.quantity)
+    cost = func.sum(cents(it.price_cents, it.quantity))
     units = func.sum(it.quantity)
     unweighed = func.count(it.id).filter(it.weight_grams.is_(None))
     return [
-        base,
-        worn,
-        consumable,
-        total,
-        total - worn,
-        cast(func.coalesce(window(cost), 0), BigInteger),
+        *(as_double(x) for x in (base, worn, consumable, total, total - worn)),
+        func.coalesce(window(cost), 0),  # numeric, made an int by the record
         cast(func.coalesce(window(units), 0), BigInteger),
         cast(window(unweighed), BigInteger),
     ]

@@ -39,7 +39,7 @@ USER_COLUMNS = [u.id, u.username, u.created_at]
 
 def create(username: str, *, password_hash: str) -> Insert:
     """Insert a user with a password hash (from :func:`passwords.hash_or_check`)."""
-    values = {"username": v.name(username, "username"), "password_hash": password_hash}
+    values = {"username": v.key(username, "username"), "password_hash": password_hash}
     return insert_(users).values(values).returning(*USER_COLUMNS)
 
 

@@ -21,6 +21,7 @@ from typing import Any, Self
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL
 
+from gearbox_db import _timestamps
 from gearbox_db._engine import engine_options, session_url
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
@@ -177,6 +178,7 @@ class Database(_Repositories):
         target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
         engine = create_engine(target, **{**options, **engine_kwargs})
         protect_logs(engine)
+        _timestamps.listen_on(engine, existing=False)
         return cls(engine.begin, engine, owns_engine=True, clock=clock)
 
     @classmethod
@@ -185,9 +187,11 @@ class Database(_Repositories):
 
         Its logs leave out password and token hashes (found in result rows);
         create it with ``hide_parameters=True`` to keep statement parameters
-        out of logs and error messages too.
+        out of logs and error messages too. Its connections load
+        ``timestamptz`` values as :mod:`gearbox_db._timestamps` says.
         """
         protect_logs(engine)
+        _timestamps.listen_on(engine, existing=True)
         return cls(engine.begin, engine, owns_engine=False, clock=clock)
 
     @classmethod
@@ -199,8 +203,10 @@ class Database(_Repositories):
         time (concurrent requests of an app under test) run one after the
         other, a connection being able to do one thing at a time. Meant for
         tests (roll the caller's transaction back afterwards) and for joining
-        a service's own transaction.
+        a service's own transaction. Timestamps read correctly in any session
+        time zone (:mod:`gearbox_db._timestamps`; registered on the connection).
         """
+        _timestamps.register_on(connection)
         return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
 
     @property

@@ -64,7 +64,8 @@ class AsyncItemRepository:
         cursor: str | None = None,
         include_total: bool = False,
     ) -> ItemPage:
-        """One page of the collection, at most ``limit`` items.
+        """One page of the collection, at most ``limit`` items (1 to 10,000:
+        ``gearbox_db._queries._validate.MAX_LIMIT``; ValidationError otherwise).
 
         ``category_id`` keeps the items of one category; ``search`` those whose
         name contains it, ignoring case. ``sort`` is ``"name"`` (ignoring case

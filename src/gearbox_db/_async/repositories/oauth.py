@@ -9,6 +9,7 @@ from typing import Final
 from gearbox_db import _secrets
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import oauth as q
+from gearbox_db._queries import oauth_revoke as qr
 from gearbox_db._queries import oauth_tokens as qt
 from gearbox_db._queries._common import Clock, now
 from gearbox_db.errors import AuthorizationError
@@ -19,6 +20,8 @@ DEFAULT_CODE_TTL: Final = timedelta(minutes=10)
 #: Lifetimes of an access token and of a refresh token.
 DEFAULT_ACCESS_TTL: Final = timedelta(hours=1)
 DEFAULT_REFRESH_TTL: Final = timedelta(days=30)
+#: Absolute lifetime of a refresh family: rotation never extends a token past it.
+DEFAULT_FAMILY_TTL: Final = timedelta(days=90)
 
 
 class AsyncOAuthRepository:
@@ -88,29 +91,39 @@ class AsyncOAuthRepository:
         code_verifier: str,
         access_ttl: timedelta = DEFAULT_ACCESS_TTL,
         refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
+        family_ttl: timedelta = DEFAULT_FAMILY_TTL,
     ) -> IssuedTokens:
-        """Exchange a code for a new access + refresh token pair (a new family).
+        """Exchange a code for a new access + refresh token pair (a new family,
+        ending ``family_ttl`` from now, that records the code).
 
         The code is marked used by one atomic statement, only if it is unused,
         unexpired, and was issued to ``client_id`` with this ``redirect_uri``: of
         concurrent redemptions exactly one succeeds. Then the PKCE verifier must
         match the code's S256 challenge; if it does not, the code stays used
         (burnt: RFC 6749 section 10.5 wants a code usable once, and a thief
-        holding a code without its verifier must not get to try again). Every
-        failure is an AuthorizationError; ValidationError for a malformed
-        verifier (checked before the code is touched).
+        holding a code without its verifier must not get to try again).
+        Presenting a code that was already redeemed (a replay) also revokes
+        every token issued from its first redemption, rotated ones included
+        (RFC 6749 section 4.1.2, RFC 9700 section 4.5). Every failure is an
+        AuthorizationError; ValidationError for a malformed verifier or lifetime
+        (checked before the code is touched).
         """
         verifier = _secrets.check_code_verifier(code_verifier)
-        ttls = (access_ttl, refresh_ttl)
-        redemption = q.redeem_code(raw_code, client_id, redirect_uri, ttls, now(self._clock))
+        lifetimes = (access_ttl, refresh_ttl, family_ttl)
+        redemption = q.redeem_code(raw_code, client_id, redirect_uri, lifetimes, now(self._clock))
         failure: AuthorizationError | None = None
         async with self._x.atomic() as x:  # burning the code and issuing: one transaction
+            row = await x.first(redemption)
             try:
-                user_id, scope = q.check_redeemed(await x.first(redemption), verifier)
+                user_id, scope = q.check_redeemed(row, verifier)
             except AuthorizationError as exc:
-                failure = exc  # leave the block normally: a burnt code stays burnt
+                # leave the block normally: a burnt code stays burnt, a replay's revocation holds
+                failure = exc if row is not None else await _revoke_replayed(x, raw_code, exc)
             else:
-                return await _issue(x, client_id, user_id, scope, ttls, self._clock)
+                code_hash = _secrets.sha256_hex(raw_code)
+                return await _issue(
+                    x, (client_id, user_id, scope), lifetimes, self._clock, code_hash
+                )
         assert failure is not None  # the block either returned or recorded a failure
         raise failure
 
@@ -122,13 +135,14 @@ class AsyncOAuthRepository:
         scope: str | None = None,
         access_ttl: timedelta = DEFAULT_ACCESS_TTL,
         refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
+        family_ttl: timedelta = DEFAULT_FAMILY_TTL,
     ) -> IssuedTokens:
         """A new access + refresh token pair heading a new family (``family_id`` is
-        its own id), raw once (InvalidReferenceError for an unknown client or user).
-        :meth:`redeem_code` calls this; call it directly only for grants that do
-        not go through a code."""
-        ttls = (access_ttl, refresh_ttl)
-        return await _issue(self._x, client_id, user_id, scope, ttls, self._clock)
+        its own id; the family ends ``family_ttl`` from now), raw once
+        (InvalidReferenceError for an unknown client or user). :meth:`redeem_code`
+        does this; call it directly only for grants that do not go through a code."""
+        lifetimes = (access_ttl, refresh_ttl, family_ttl)
+        return await _issue(self._x, (client_id, user_id, scope), lifetimes, self._clock, None)
 
     async def validate_access(self, raw_access_token: str) -> AccessGrant | None:
         """The user and token of ``raw_access_token``; ``None`` if it is unknown,
@@ -145,8 +159,11 @@ class AsyncOAuthRepository:
         refresh_ttl: timedelta = DEFAULT_REFRESH_TTL,
     ) -> IssuedTokens:
         """Rotate: a new token pair in the same family; the presented refresh token
-        and its access token stop working. One atomic statement: of concurrent
-        refreshes with one token exactly one succeeds.
+        and its access token stop working. The new tokens never outlive the
+        family's absolute end (``OAuthToken.family_expires_at``). Runs under the
+        family's lock (:mod:`gearbox_db._queries.oauth_revoke`): of concurrent
+        refreshes with one token exactly one succeeds, and no revocation of the
+        family misses the token a rotation in flight creates.
 
         Fails with AuthorizationError if the token is unknown, expired, or of
         another client. Presenting a token that was already rotated (or revoked)
@@ -160,21 +177,35 @@ class AsyncOAuthRepository:
         statement, access, refresh = qt.refresh(
             raw_refresh_token, client_id, ttls, now(self._clock)
         )
-        issued = qt.to_issued(await self._x.first(statement), access, refresh)
-        if issued is not None:
-            return issued
-        raise qt.reuse_error(await self._x.first(qt.reuse(raw_refresh_token)))
+        async with self._x.atomic() as x:  # lock, rotate or detect reuse: one transaction
+            await x.all(qr.lock_family_of_refresh(raw_refresh_token))
+            issued = qt.to_issued(await x.first(statement), access, refresh)
+            if issued is not None:
+                return issued
+            reuse = await x.first(qr.reuse(raw_refresh_token))
+        raise qr.reuse_error(reuse)  # after the block: the family's revocation is committed
 
-    async def revoke(self, raw_token: str) -> bool:
+    async def revoke(self, raw_token: str, *, client_id: str) -> bool:
         """Revoke the token whose access or refresh token is ``raw_token``, and every
         token of its family (RFC 7009); whether anything was revoked (an unknown or
-        already revoked token is not an error)."""
-        return await self._x.rowcount(qt.revoke(raw_token)) > 0
+        already revoked token is not an error). The token must have been issued to
+        ``client_id``, the client asking (RFC 7009 section 2.1): AuthorizationError
+        otherwise, and nothing is revoked. Waits for a rotation of the family in
+        flight, so that its new token is revoked too."""
+        async with self._x.atomic() as x:
+            await x.all(qr.lock_family_of_token(raw_token))
+            row = await x.first(qr.revoke(raw_token, client_id))
+        return qr.revoked(row)
 
     async def revoke_client(self, client_id: str) -> int:
         """Revoke every token of the client and burn its unused codes (one
-        statement); how many tokens were revoked."""
-        return await self._x.rowcount(q.revoke_client(client_id))
+        transaction, which waits for the client's redemptions and rotations in
+        flight so that their new tokens are revoked too); how many tokens were
+        revoked."""
+        async with self._x.atomic() as x:
+            await x.rowcount(qr.burn_client_codes(client_id))
+            await x.all(qr.lock_client_families(client_id))
+            return await x.rowcount(qr.revoke_client(client_id))
 
     async def purge_expired(self) -> int:
         """Delete expired codes and tokens whose access and refresh tokens have both
@@ -185,13 +216,30 @@ class AsyncOAuthRepository:
 
 async def _issue(
     x: AsyncExecutor,
-    client_id: str,
-    user_id: int,
-    scope: str | None,
-    ttls: tuple[timedelta, timedelta],
+    grant: tuple[str, int, str | None],
+    lifetimes: qt.Lifetimes,
     clock: Clock | None,
+    code_hash: str | None,
 ) -> IssuedTokens:
-    statement, access, refresh = qt.issue_tokens(client_id, user_id, scope, ttls, now(clock))
+    """Issue a new family for ``grant`` (client id, user id, scope)."""
+    client_id, user_id, scope = grant
+    statement, access, refresh = qt.issue_tokens(
+        client_id, user_id, scope, lifetimes, now(clock), code_hash
+    )
     issued = qt.to_issued(await x.first(statement), access, refresh)
     assert issued is not None  # an INSERT ... SELECT of one row
     return issued
+
+
+async def _revoke_replayed(
+    x: AsyncExecutor, raw_code: str, refusal: AuthorizationError
+) -> AuthorizationError:
+    """Revoke the tokens of a code presented again; the error to raise."""
+    await x.all(qr.lock_code_families(raw_code))
+    count = await x.rowcount(qr.revoke_code_families(raw_code))
+    if not count:
+        return refusal
+    return AuthorizationError(
+        f"the authorization code was already redeemed: the {count} live tokens "
+        "issued from it are now revoked"
+    )

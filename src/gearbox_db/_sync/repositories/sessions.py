@@ -14,6 +14,8 @@ from gearbox_db.records import NewSession, User
 
 #: Lifetime of a session unless the caller says otherwise.
 DEFAULT_SESSION_TTL: Final = timedelta(days=30)
+#: Absolute lifetime of a session, sliding renewals included (from its creation).
+DEFAULT_SESSION_MAX_LIFETIME: Final = timedelta(days=90)
 
 
 class SessionRepository:
@@ -38,17 +40,24 @@ class SessionRepository:
         *,
         renew_to: timedelta | None = None,
         renew_every: timedelta = timedelta(hours=1),
+        max_lifetime: timedelta = DEFAULT_SESSION_MAX_LIFETIME,
     ) -> User | None:
         """The user of the session of ``raw_token``; ``None`` if the token is unknown
         or the session has expired (a deleted user has no sessions). One statement.
 
         Sliding expiry: with ``renew_to``, a valid session is extended to expire
-        ``renew_to`` from now, but only once its expiry is more than
-        ``renew_every`` behind that (so at most one write per ``renew_every``;
-        an expiry is never moved backwards), in the same statement.
+        ``renew_to`` from now, never past its absolute end (``max_lifetime``
+        after its creation), but only once its expiry is more than
+        ``renew_every`` behind that (so at most one write per ``renew_every``; an
+        expiry is never moved backwards), in the same statement. Being used
+        therefore never keeps a session alive past its absolute end.
         """
         statement = q.validate(
-            raw_token, now(self._clock), renew_to=renew_to, renew_every=renew_every
+            raw_token,
+            now(self._clock),
+            renew_to=renew_to,
+            renew_every=renew_every,
+            max_lifetime=max_lifetime,
         )
         return q.to_user(self._x.first(statement))
 
@@ -57,9 +66,10 @@ class SessionRepository:
         (an unknown or purged token is not an error)."""
         return self._x.rowcount(q.delete(raw_token)) > 0
 
-    def delete_all_for_user(self, user_id: int) -> int:
-        """Log out everywhere: delete every session of the user; how many there were."""
-        return self._x.rowcount(q.delete_all_for_user(user_id))
+    def delete_all_for_user(self, user_id: int, *, keep: str | None = None) -> int:
+        """Log out everywhere: delete every session of the user (but the one of the
+        raw token ``keep``, if given: the current one); how many were deleted."""
+        return self._x.rowcount(q.delete_all_for_user(user_id, keep=keep))
 
     def purge_expired(self) -> int:
         """Delete every expired session; how many."""

@@ -25,7 +25,7 @@ class SetupRepository:
     ``weight_grams x quantity`` grams and ``price_cents x quantity`` cents;
     an item without weight counts 0 and is counted in ``unweighed_count``;
     every unit of a worn entry is worn; ``total = base + worn + consumable``;
-    ``pack = total - worn``; ``item_count`` is the number of units.
+    ``pack = total - worn``; ``unit_count`` is the number of units.
 
     Writers of one setup's entries (``add_item``, ``remove_item``,
     ``set_classification``, ``replace_items``) lock the setup's row first, so

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+from gearbox_db._queries import api_keys as qk
+from gearbox_db._queries import oauth_revoke as qr
+from gearbox_db._queries import sessions as qs
 from gearbox_db._queries import users as q
 from gearbox_db._queries._common import Clock
 from gearbox_db._sync.executor import Executor
@@ -70,15 +73,35 @@ class UserRepository:
         return user if check.valid else None
 
     def change_password(
-        self, user_id: int, *, password: str | None = None, password_hash: str | None = None
+        self,
+        user_id: int,
+        *,
+        password: str | None = None,
+        password_hash: str | None = None,
+        keep_session: str | None = None,
+        revoke_api_keys: bool = False,
     ) -> None:
         """Replace the user's password: ``password`` (hashed here) or an argon2
-        ``password_hash`` (NotFoundError if the user does not exist). Existing
-        sessions stay valid: call ``sessions.delete_all_for_user`` in the same
-        transaction to log the user out everywhere."""
+        ``password_hash`` (NotFoundError if the user does not exist).
+
+        Whoever held the old password must lose what it gave, in the same
+        transaction: every session of the user is deleted but ``keep_session``
+        (the raw token of the session that changed the password, if any);
+        every OAuth token of the user is revoked (under the families' locks:
+        a rotation in flight is caught) and their unused codes are burnt. API
+        keys are deleted too with ``revoke_api_keys`` (they are often held by
+        scripts, so they stay by default).
+        """
         stored = hash_or_check(password, password_hash)
         statement = q.change_password(user_id, password_hash=stored)
-        q.deleted(self._x.rowcount(statement), user_id)
+        with self._x.atomic() as x:
+            q.deleted(x.rowcount(statement), user_id)
+            x.rowcount(qs.delete_all_for_user(user_id, keep=keep_session))
+            x.rowcount(qr.burn_user_codes(user_id))
+            x.all(qr.lock_user_families(user_id))
+            x.rowcount(qr.revoke_user(user_id))
+            if revoke_api_keys:
+                x.rowcount(qk.delete_all_for_user(user_id))
 
     def delete(self, user_id: int) -> None:
         """Delete the user with their sessions, API keys, OAuth codes and tokens
