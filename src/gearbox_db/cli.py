@@ -171,11 +171,31 @@ def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
         default="head",
         help="revision to migrate to (default: head)",
     )
+    parser.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL instead of running it (no database needed), for a DBA's review",
+    )
+    parser.add_argument(
+        "--from", dest="start", metavar="FROM", help="with --sql: the revision to start from"
+    )
 
 
 def _upgrade(args: argparse.Namespace, url: str) -> int:
-    """Migrate the database up to ``args.revision``."""
+    """Migrate the database up to ``args.revision`` (or print the SQL of it)."""
+    if args.sql:
+        sys.stdout.write(migrations.upgrade_sql(args.revision, args.start))
+        return _EXIT_OK
     return _migrate("upgrade", url, args.revision)
+
+
+def _stamp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("revision", metavar="REV", help="revision to record ('base' forgets it)")
+
+
+def _stamp(args: argparse.Namespace, url: str) -> int:
+    """Record ``args.revision`` as the database's revision, running nothing."""
+    return _migrate("stamp", url, args.revision)
 
 
 def _downgrade_arguments(parser: argparse.ArgumentParser) -> None:
@@ -232,9 +252,21 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
             "this package. Several upgrades at once (replicas starting together) are "
             "serialised by an advisory lock: one migrates, the others wait, all succeed."
         ),
-        examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox",
+        examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox"
+        f"\n  {PROG} upgrade --sql --from 0001 > for-the-dba.sql",
         handler=_upgrade,
         arguments=_upgrade_arguments,
+    ),
+    Subcommand(
+        name="stamp",
+        summary="record REV as the database's revision without migrating",
+        description=(
+            "Record REV as the revision the database is at, running no migration: for a "
+            "schema a DBA brought there by hand (with the SQL of 'upgrade --sql')."
+        ),
+        examples=f"{PROG} upgrade --sql > review.sql && {PROG} stamp head",
+        handler=_stamp,
+        arguments=_stamp_arguments,
     ),
     Subcommand(
         name="downgrade",
@@ -347,7 +379,8 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        return handler(args, _database_url(args) if args.needs_database else "")
+        offline = getattr(args, "sql", False)
+        return handler(args, _database_url(args) if args.needs_database and not offline else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED

@@ -39,8 +39,8 @@ __all__ = [
     "CLASSIFICATIONS",
     "LISTING_INDEXES",
     "NAMING_CONVENTION",
-    "TRIGRAM_INDEX",
     "TOUCHED_TABLES",
+    "TRIGRAM_INDEX",
     "UNCATEGORIZED",
     "api_keys",
     "categories",
@@ -391,9 +391,7 @@ def _listing_indexes() -> tuple[Index, ...]:
     indexes += [
         Index("ix_setups_by_name", setups.c.name, setups.c.id),
         Index("ix_threads_by_created", threads.c.created_at, threads.c.id),
-        Index(
-            "ix_threads_by_status_created", threads.c.status, threads.c.created_at, threads.c.id
-        ),
+        Index("ix_threads_by_status_created", threads.c.status, threads.c.created_at, threads.c.id),
         Index(
             "ix_thread_candidates_by_thread_order",
             thread_candidates.c.thread_id,

@@ -44,6 +44,9 @@ _OPTIONS: dict[str, Any] = {
     "compare_type": True,
 }
 _PROBE = "gearbox_db.migrator"
+#: Channel on which a migrator says it released the lock, and seconds between two tries.
+_CHANNEL = "gearbox_db_migrations"
+_RETRY = 1.0
 #: Transactions in a row that must see the session's own setting before anything runs.
 _PROBES = 3
 
@@ -76,9 +79,8 @@ def _claim_session(connection: Connection) -> str:
 def _run_in_own_transactions(connection: Connection) -> None:
     token = _claim_session(connection)
     previous = _scalar(connection, "SELECT current_setting('lock_timeout')")
-    _scalar(connection, "SELECT set_config('lock_timeout', '0', false)")
-    # Waits as long as another migrator runs (no lock timeout for this one).
-    _scalar(connection, "SELECT pg_advisory_lock(:key)", key=LOCK_KEY)
+    connection.commit()
+    _acquire(connection)
     try:
         _check_session(connection, token)
         _scalar(connection, "SELECT set_config('lock_timeout', :t, false)", t=_lock_timeout())
@@ -99,11 +101,38 @@ def _run_in_own_transactions(connection: Connection) -> None:
     _release(connection, previous)
 
 
+def _acquire(connection: Connection) -> None:
+    """Take the session advisory lock, waiting as long as another migrator holds it.
+
+    The wait happens outside any transaction: a ``CREATE INDEX CONCURRENTLY`` of the
+    holder waits for every transaction with an older snapshot, so a waiter blocked in
+    ``pg_advisory_lock()`` (a statement, with a snapshot) would deadlock with it. The
+    waiter listens instead; the holder notifies when it releases the lock, and the
+    waiter tries again at least every :data:`_RETRY` seconds (a holder that died).
+    A waiting migrator is an idle session whose last statement is
+    ``SELECT pg_try_advisory_lock(...)`` (what the tests look for).
+    """
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    level = connection.get_isolation_level()
+    connection.execution_options(isolation_level="AUTOCOMMIT")  # no BEGIN, no snapshot
+    try:
+        connection.execute(text(f"LISTEN {_CHANNEL}"))
+        while not _scalar(connection, "SELECT pg_try_advisory_lock(:key)", key=LOCK_KEY):
+            for _ in driver.notifies(timeout=_RETRY, stop_after=1):
+                pass
+        connection.execute(text(f"UNLISTEN {_CHANNEL}"))
+    finally:
+        connection.commit()  # ends SQLAlchemy's transaction; the server has none
+        connection.execution_options(isolation_level=level)
+
+
 def _release(connection: Connection, lock_timeout: str) -> None:
     """Unlock, and give the session its lock timeout back (after an error too)."""
     if connection.in_transaction():
         connection.rollback()
     _scalar(connection, "SELECT pg_advisory_unlock(:key)", key=LOCK_KEY)
+    connection.execute(text(f"NOTIFY {_CHANNEL}"))
     _scalar(connection, "SELECT set_config('lock_timeout', :t, false)", t=lock_timeout)
     _scalar(connection, "SELECT set_config(:name, '', false)", name=_PROBE)
     connection.commit()

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from alembic import op
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from gearbox_db.migrations import CONCURRENT_ATTRIBUTE
 
@@ -38,19 +39,6 @@ _TRIGRAM_SCHEMA: Final = (
     "SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'"
 )
 _MARK: Final = "created by gearbox_db for the trigram index of item names"
-
-
-#: Whether pg_trgm carries our mark and no object outside it uses one of its members.
-_DROPPABLE: Final = """
-WITH members AS (
-    SELECT d.classid, d.objid FROM pg_depend d JOIN pg_extension e ON d.refobjid = e.oid
-    WHERE e.extname = 'pg_trgm' AND d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
-)
-SELECT obj_description(e.oid, 'pg_extension') = :mark AND NOT EXISTS (
-    SELECT FROM pg_depend d JOIN members m ON d.refclassid = m.classid AND d.refobjid = m.objid
-    WHERE (d.classid, d.objid) NOT IN (SELECT classid, objid FROM members)
-) FROM pg_extension e WHERE e.extname = 'pg_trgm'
-"""
 
 
 def concurrent() -> bool:
@@ -160,6 +148,13 @@ def drop_trigram_index(name: str) -> None:
     drop_indexes([name])
     if _offline():
         return
-    ours = _scalar(_DROPPABLE, mark=_MARK)
-    if ours:
-        op.execute("DROP EXTENSION pg_trgm")
+    mark = "SELECT obj_description(oid, 'pg_extension') FROM pg_extension WHERE extname = 'pg_trgm'"
+    if _scalar(mark) != _MARK:
+        return  # not ours: someone else's, or gone
+    try:
+        with op.get_bind().begin_nested():
+            op.execute("DROP EXTENSION pg_trgm")  # RESTRICT: refused if anything else uses it
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "2BP01":  # dependent_objects_still_exist
+            raise
+        log.warning("pg_trgm is kept: other objects of this database use it")
