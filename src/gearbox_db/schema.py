@@ -365,12 +365,11 @@ _SENTINELS: Final = {
 }
 
 
-def last_key(column: Any, descending: bool) -> Any:
-    """``column`` with a missing value replaced by a sentinel that sorts last in the
-    direction: the expression of the listing indexes and of the listing queries."""
-    sentinel = literal_column(_SENTINELS[column.name][1 if descending else 0])
-    value = column if column.name == "weight_grams" else column.cast(BigInteger)
-    return func.coalesce(value, sentinel)
+def last_key(column: str, value: Any, descending: bool) -> Any:
+    """``value`` of ``column`` (a weight or price), a missing one replaced by a sentinel
+    that sorts last in the direction: the key of the listing indexes and queries."""
+    sentinel: Any = literal_column(_SENTINELS[column][1 if descending else 0])
+    return func.coalesce(value if column == "weight_grams" else value.cast(BigInteger), sentinel)
 
 
 def _listing_indexes() -> tuple[Index, ...]:
@@ -379,10 +378,10 @@ def _listing_indexes() -> tuple[Index, ...]:
     keys: dict[str, tuple[Any, ...]] = {
         "name": name,
         "created": (c.created_at,),
-        "weight_asc": (last_key(c.weight_grams, False),),
-        "weight_desc": (last_key(c.weight_grams, True),),
-        "price_asc": (last_key(c.price_cents, False),),
-        "price_desc": (last_key(c.price_cents, True),),
+        "weight_asc": (last_key("weight_grams", c.weight_grams, False),),
+        "weight_desc": (last_key("weight_grams", c.weight_grams, True),),
+        "price_asc": (last_key("price_cents", c.price_cents, False),),
+        "price_desc": (last_key("price_cents", c.price_cents, True),),
     }
     indexes = []
     for sort, columns in keys.items():
