@@ -43,6 +43,15 @@ _FOREIGN_KEYS: Final = (
 )
 
 
+#: Non-unique indexes of the GearBox tables (no constraint behind them): (name, definition).
+_INDEXES: Final = (
+    "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+    "WHERE NOT indisunique AND indrelid::regclass::text = ANY(%s) "
+    "AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid) "
+    "ORDER BY indexrelid::regclass::text"
+)
+
+
 def _holding_data() -> sql.Composed:
     """Query naming the GearBox tables that hold data (only ``Uncategorized`` does not count)."""
     parts = []
@@ -104,6 +113,7 @@ class Writer:
         assert isinstance(raw, psycopg.Connection)
         self._raw: psycopg.Connection[Any] = raw
         self._foreign_keys: list[Any] = []
+        self._indexes: list[Any] = []
 
     def _execute(
         self, query: str | sql.SQL | sql.Composed, params: Sequence[Any] = ()
@@ -120,6 +130,7 @@ class Writer:
             self.refuse_data()
         self._execute(sql.SQL("TRUNCATE {}").format(_ALL))
         self.suspend_foreign_keys()
+        self.suspend_indexes()
 
     def _bring_to_head(self) -> None:
         revisions = migrations.current(self.connection)
@@ -167,6 +178,25 @@ class Writer:
                 )
             )
         self._foreign_keys = []
+
+    def suspend_indexes(self) -> None:
+        """Drop the non-unique indexes of the GearBox tables until :meth:`restore_indexes`.
+
+        Each index maintained row by row during a COPY costs more than building
+        it once from the loaded table (the listing indexes made an import ten
+        times slower). Like the foreign keys, they are dropped and built again
+        in the import's transaction: nobody sees the tables without them, and
+        they end exactly as they were (same names, same definitions).
+        """
+        self._indexes = self._execute(_INDEXES, (list(_NAMES),))
+        for name, _ in self._indexes:
+            self._execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
+
+    def restore_indexes(self) -> None:
+        """Build again the indexes dropped by :meth:`suspend_indexes`."""
+        for _, definition in self._indexes:
+            self._execute(sql.SQL(definition))
+        self._indexes = []
 
     def refuse_data(self) -> None:
         """Raise :class:`TargetNotEmptyError` if the GearBox tables hold data."""
