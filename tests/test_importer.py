@@ -78,7 +78,8 @@ def test_the_schema_is_unchanged_and_identities_continue_above_the_file(
         item_seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()
     conn.close()
     before = snapshot(gearbox_database_url)
-    assert any(name.startswith("ix_items_by_") for name, _, _ in before["indexes"])
+    assert any(name.startswith("ix_items_by_") for name, *_ in before["indexes"])
+    assert any(targets == [1000] for *_, targets in before["indexes"])
     import_sqlite(path, gearbox_database_url)
     after = snapshot(gearbox_database_url)
     assert after["constraints"] == before["constraints"]

@@ -184,7 +184,9 @@ def snapshot(url: str) -> dict[str, Any]:
             "WHERE connamespace = 'public'::regnamespace ORDER BY 1"
         ).fetchall()
         indexes = conn.execute(  # the importer drops and builds again the non-unique ones
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid "
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid, "
+            "ARRAY(SELECT attstattarget FROM pg_attribute WHERE attrelid = indexrelid "
+            "AND attstattarget > 0 ORDER BY attnum) "
             "FROM pg_index JOIN pg_class c ON c.oid = indrelid "
             "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1"
         ).fetchall()

@@ -149,10 +149,17 @@ def page(request: Listing) -> Select[Any]:
     with ``include_total`` each row also carries the count of all matching rows."""
     conditions = _filters(request)
     after = [_after(request)] if request.after is not None else []
+    matching = [*conditions, *after]
+    if request.search is not None:
+        # The ids first: the planner may walk the sort's index reading only the index
+        # (names are in it) until the page is full, or take the trigram index's matches
+        # and sort them, whichever its statistics say is cheaper; then the page's rows.
+        ids = select(c.id).where(*matching).order_by(*_order(request, items))
+        matching = [c.id.in_(ids.limit(request.limit + 1).scalar_subquery())]
     statement = (
         select(*COLUMNS)
         .select_from(JOINED)
-        .where(*conditions, *after)
+        .where(*matching)
         .order_by(*_order(request, items))
         .limit(request.limit + 1)
     )

@@ -43,12 +43,16 @@ _FOREIGN_KEYS: Final = (
 )
 
 
-#: Non-unique indexes of the GearBox tables (no constraint behind them): (name, definition).
+#: Non-unique indexes of the GearBox tables (no constraint behind them): name, definition,
+#: and the statements giving its columns their statistics targets back.
 _INDEXES: Final = (
-    "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+    "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), ARRAY(SELECT "
+    "format('ALTER INDEX %%s ALTER COLUMN %%s SET STATISTICS %%s', indexrelid::regclass, "
+    "attnum, attstattarget) FROM pg_attribute WHERE attrelid = indexrelid "
+    "AND attstattarget > 0 ORDER BY attnum) FROM pg_index "
     "WHERE NOT indisunique AND indrelid::regclass::text = ANY(%s) "
     "AND NOT EXISTS (SELECT FROM pg_constraint WHERE conindid = indexrelid) "
-    "ORDER BY indexrelid::regclass::text"
+    "ORDER BY indexrelid"
 )
 
 
@@ -189,13 +193,14 @@ class Writer:
         they end exactly as they were (same names, same definitions).
         """
         self._indexes = self._execute(_INDEXES, (list(_NAMES),))
-        for name, _ in self._indexes:
+        for name, _, _ in self._indexes:
             self._execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
 
     def restore_indexes(self) -> None:
         """Build again the indexes dropped by :meth:`suspend_indexes`."""
-        for _, definition in self._indexes:
-            self._execute(sql.SQL(definition))
+        for _, definition, statistics in self._indexes:
+            for statement in [definition, *statistics]:
+                self._execute(sql.SQL(statement))
         self._indexes = []
 
     def refuse_data(self) -> None:
