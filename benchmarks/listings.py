@@ -24,6 +24,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
@@ -79,9 +80,8 @@ def item_rows(
                 first = db.items.list(**args)
                 deep = middle_cursor(engine, _request(sort, descending, category), counts[category])
                 figures = [
-                    timed(lambda a=args: db.items.list(**a), runs),
-                    timed(lambda a=args, c=first.next_cursor: db.items.list(cursor=c, **a), runs),
-                    timed(lambda a=args, c=deep: db.items.list(cursor=c, **a), runs),
+                    timed(partial(db.items.list, cursor=cursor, **args), runs)
+                    for cursor in (None, first.next_cursor, deep)
                 ]
                 label = f"items.list sort={sort}{' desc' if descending else ''}"
                 label += f" category={category}" if category is not None else ""
