@@ -54,7 +54,7 @@ def _config(directory: Path, url: str, port: int) -> Path:
 def pooled_url(gearbox_empty_database_url: str, tmp_path: Path) -> Iterator[str]:
     """The test database through a PgBouncer in transaction mode."""
     binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    host = conninfo_to_dict(gearbox_empty_database_url).get("host") or "/"
+    host = str(conninfo_to_dict(gearbox_empty_database_url).get("host") or "/")
     if not Path(binary).exists() or host.startswith("/"):
         pytest.skip("needs the pgbouncer binary and a test server over TCP")
     port = _free_port()
