@@ -26,6 +26,12 @@ import attrs
 
 from gearbox_db import __version__, embedded, migrations
 from gearbox_db import _cli_embedded as embedded_cli
+from gearbox_db._cli_migrations import (
+    describe_difference,
+    downgrade_arguments,
+    stamp_arguments,
+    upgrade_arguments,
+)
 from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db._url import mask, to_sqlalchemy_url
 from gearbox_db.errors import GearboxDBError
@@ -139,46 +145,7 @@ def _migrate(action: str, url: str, revision: str) -> int:
     return _EXIT_OK
 
 
-def _value(value: Any) -> str:
-    """A schema value (type, server default, ...) of a difference, readably."""
-    arg = getattr(value, "arg", value)  # a DefaultClause holds its SQL in .arg
-    return str(getattr(arg, "text", arg))
-
-
-def _describe_difference(difference: Any) -> str:
-    """One of Alembic's autogenerate diff directives as a line of text."""
-    if isinstance(difference, list):  # the modify_* of one column come as a list
-        return "; ".join(_describe_difference(item) for item in difference)
-    kind, *args = difference
-    if kind.startswith("modify_"):  # (schema, table, column, existing, db value, ours)
-        return f"{kind} {args[1]}.{args[2]}: {_value(args[4])} -> {_value(args[5])}"
-    if kind.endswith("_column"):  # (schema, table, column)
-        return f"{kind} {args[1]}.{args[2].name} {args[2].type}"
-    target = args[0]
-    table = getattr(target, "table", None)
-    where = f" on {table.name}" if table is not None else ""
-    return f"{kind} {getattr(target, 'name', None) or target}{where}"
-
-
 # --- subcommands --------------------------------------------------------------
-
-
-def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "revision",
-        metavar="REV",
-        nargs="?",
-        default="head",
-        help="revision to migrate to (default: head)",
-    )
-    parser.add_argument(
-        "--sql",
-        action="store_true",
-        help="print the SQL instead of running it (no database needed), for a DBA's review",
-    )
-    parser.add_argument(
-        "--from", dest="start", metavar="FROM", help="with --sql: the revision to start from"
-    )
 
 
 def _upgrade(args: argparse.Namespace, url: str) -> int:
@@ -189,19 +156,9 @@ def _upgrade(args: argparse.Namespace, url: str) -> int:
     return _migrate("upgrade", url, args.revision)
 
 
-def _stamp_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("revision", metavar="REV", help="revision to record ('base' forgets it)")
-
-
 def _stamp(args: argparse.Namespace, url: str) -> int:
     """Record ``args.revision`` as the database's revision, running nothing."""
     return _migrate("stamp", url, args.revision)
-
-
-def _downgrade_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "revision", metavar="REV", help="revision to migrate down to ('base' removes everything)"
-    )
 
 
 def _downgrade(args: argparse.Namespace, url: str) -> int:
@@ -234,7 +191,7 @@ def _check(args: argparse.Namespace, url: str) -> int:
         return _EXIT_OK
     _out(f"schema differs from {PROG} {__version__} (changes that would make it match):")
     for difference in differences:
-        _out(f"  {_describe_difference(difference)}")
+        _out(f"  {describe_difference(difference)}")
     count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
     _say(f"error: the database schema differs ({count})")
     revisions = migrations.current(url)
@@ -255,7 +212,7 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox"
         f"\n  {PROG} upgrade --sql --from 0001 > for-the-dba.sql",
         handler=_upgrade,
-        arguments=_upgrade_arguments,
+        arguments=upgrade_arguments,
     ),
     Subcommand(
         name="stamp",
@@ -266,7 +223,7 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         ),
         examples=f"{PROG} upgrade --sql > review.sql && {PROG} stamp head",
         handler=_stamp,
-        arguments=_stamp_arguments,
+        arguments=stamp_arguments,
     ),
     Subcommand(
         name="downgrade",
@@ -274,7 +231,7 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         description="Migrate the database down to REV; 'base' drops every table of gearbox-db.",
         examples=f"{PROG} downgrade base --database-url postgresql://app@db/gearbox_scratch",
         handler=_downgrade,
-        arguments=_downgrade_arguments,
+        arguments=downgrade_arguments,
     ),
     Subcommand(
         name="current",
