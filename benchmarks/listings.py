@@ -13,6 +13,9 @@ of ``--runs`` calls (after a warm-up call) of
 - ``items.list(search=...)`` (first page, and with ``include_total``);
 - ``categories.list()``, ``items.totals()``, ``setups.list()``, ``threads.list()``.
 
+Beside the times, the shared buffers each items page touches (``EXPLAIN (ANALYZE,
+BUFFERS)``): the work of the page, which the load of a shared machine does not change.
+
 Figures only, never asserted. The load average is printed (a busy machine slows
 every call down).
 """
@@ -67,6 +70,24 @@ def _request(sort: ItemSort, descending: bool, category_id: int | None) -> q.Lis
     )
 
 
+def _options(request: q.Listing, cursor: str | None) -> dict[str, Any]:
+    names = ("category_id", "search", "sort", "descending", "limit", "include_total")
+    return {**{name: getattr(request, name) for name in names}, "cursor": cursor}
+
+
+def buffers(engine: Engine, request: q.Listing) -> int:
+    """Shared buffers the page's statement touches (hit or read): its cost, free of the
+    machine's load."""
+    compiled = q.page(request).compile(dialect=engine.dialect)
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}", compiled.params
+        ).scalar_one()
+    top = plan[0]
+    touched = top["Plan"]["Shared Hit Blocks"] + top["Plan"]["Shared Read Blocks"]
+    return int(touched)
+
+
 def item_rows(
     db: Database, engine: Engine, runs: int, category_id: int, counts: dict[Any, int]
 ) -> list[str]:
@@ -79,13 +100,15 @@ def item_rows(
                     args["category_id"] = category
                 first = db.items.list(**args)
                 deep = middle_cursor(engine, _request(sort, descending, category), counts[category])
-                figures = [
-                    timed(partial(db.items.list, cursor=cursor, **args), runs)
-                    for cursor in (None, first.next_cursor, deep)
-                ]
+                cursors = (None, first.next_cursor, deep)
+                figures = [timed(partial(db.items.list, cursor=c, **args), runs) for c in cursors]
+                request = _request(sort, descending, category)
+                pages = [request, *(q.listing(**_options(request, c)) for c in cursors[1:])]
+                touched = [buffers(engine, page) for page in pages]
                 label = f"items.list sort={sort}{' desc' if descending else ''}"
                 label += f" category={category}" if category is not None else ""
-                lines.append(f"{label:<52} " + " / ".join(f"{f:7.1f}" for f in figures))
+                ms = " / ".join(f"{f:7.1f}" for f in figures)
+                lines.append(f"{label:<52} {ms}   {' / '.join(map(str, touched))}")
     return lines
 
 
@@ -121,7 +144,7 @@ def main() -> None:
             ).one()
         print(f"{total} items; biggest category {category_id} ({in_category} items)")
         print(f"median of {args.runs} calls, ms; load average {os.getloadavg()[0]:.2f}")
-        print(f"{'call':<52} first / next / middle page")
+        print(f"{'call':<52} first / next / middle page (ms)   buffers touched")
         counts = {None: total, category_id: in_category}
         for line in item_rows(db, engine, args.runs, category_id, counts):
             print(line)
