@@ -52,7 +52,7 @@ def fresh(admin_url: str, name: str, migrate: bool = True) -> str:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    url = f"{admin_url.split('?')[0].rsplit('/', 1)[0]}/{name}"  # a URL without options
     if migrate:
         migrations.upgrade(url)
     return url
