@@ -19,7 +19,7 @@ import attrs
 import pytest
 from sqlalchemy import Connection, Select, text
 
-from gearbox_db._queries import item_pages
+from gearbox_db._queries import item_pages, summary_pages
 from gearbox_db.records import ItemSort
 from gearbox_db.testing import isolated
 
@@ -90,3 +90,25 @@ CURSOR_VALUES: dict[str, Any] = {
     "price": 1999,
     "created": datetime(2026, 1, 1, tzinfo=UTC),
 }
+
+
+SUMMARY_CASES = [
+    ("setups", None, "ix_setups_by_name", "M"),
+    ("threads", None, "ix_threads_by_created", datetime(2026, 1, 1, tzinfo=UTC)),
+    ("threads", "active", "ix_threads_by_status_created", datetime(2026, 1, 1, tzinfo=UTC)),
+]
+
+
+@pytest.mark.parametrize(("kind", "status", "index", "key"), SUMMARY_CASES)
+def test_setups_and_threads_pages_take_their_ids_from_one_range_of_one_index(
+    planner: Connection, kind: str, status: str | None, index: str, key: Any
+) -> None:
+    build = summary_pages.setups_page if kind == "setups" else summary_pages.threads_page
+    request = summary_pages.paging(kind, status=status, limit=50, cursor=None, include_total=False)
+    for after, bounded in ((None, False), ((key, 12345), True)):
+        tree = plan(planner, build(attrs.evolve(request, after=after)))
+        scans = [n["Node Type"] for n in nodes(tree) if n.get("Relation Name") == kind]
+        assert "Seq Scan" not in scans, scans
+        (scan,) = index_scans(tree, index)
+        if bounded:
+            assert "ROW(" in scan.get("Index Cond", ""), scan
