@@ -122,7 +122,9 @@ def other_rows(db: Database, runs: int, search: str) -> list[str]:
         "categories.list()": db.categories.list,
         "items.totals()": db.items.totals,
         "setups.list()": db.setups.list,
+        "setups.list(include_total=True)": partial(db.setups.list, include_total=True),
         "threads.list()": db.threads.list,
+        "threads.list(status='active')": partial(db.threads.list, status="active"),
     }
     return [f"{name:<52} {timed(call, runs):7.1f}" for name, call in calls.items()]
 
