@@ -521,7 +521,12 @@ def test_upgrade_sql_then_stamp_is_an_upgrade(
     script = capsys.readouterr().out
     raw = psycopg.connect(url, autocommit=True)  # the script has its own BEGIN/COMMIT
     with raw:  # statement by statement, as psql runs it (Alembic ends each with ";\n\n")
+        available = raw.execute(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_trgm'"
+        ).fetchone()
         for statement in script.split(";\n\n"):
+            if available == (0,) and "trgm" in statement.split("\n")[-1]:
+                continue  # what the script's comment tells the DBA to skip without pg_trgm
             if statement.strip():
                 raw.execute(statement.encode())
     assert migrations.current(url) == (migrations.head(),)

@@ -121,6 +121,10 @@ def create_trigram_index(name: str, table: str, expression: str) -> bool:
     transaction, before any :func:`create_indexes`.
     """
     if _offline():
+        op.get_context().impl.static_output(
+            f"-- {name} needs the pg_trgm extension: where it is not available, skip the\n"
+            "-- statements naming pg_trgm or gin_trgm_ops (name search then scans).\n"
+        )
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         schema = None
     else:
