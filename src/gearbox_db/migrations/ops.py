@@ -132,8 +132,8 @@ def create_trigram_index(name: str, table: str, expression: str) -> bool:
         if schema is None:
             log.warning(
                 "pg_trgm is not available to this database user: index %s is not built and "
-                "name search scans the table; after 'CREATE EXTENSION pg_trgm', run "
-                "'gearbox-db stamp <previous revision>' and 'gearbox-db upgrade' again",
+                "name search scans the table (to add it later: docs/maintaining.md, "
+                "'pg_trgm and name search')",
                 name,
             )
             return False
