@@ -96,3 +96,21 @@ def bench(session: nox.Session) -> None:
     for script in sorted(os.listdir("benchmarks")):
         if script.endswith(".py") and not script.startswith("_"):
             session.run("python", f"benchmarks/{script}")
+
+
+@nox.session
+def revision(session: nox.Session) -> None:
+    """Generate the next migration from schema.py: ``nox -s revision -- "message"``.
+
+    Needs a PostgreSQL server for a scratch database: ``$GEARBOX_DB_TEST_URL``,
+    else the local one (docs/maintaining.md).
+    """
+    session.install("-e", ".[dev]")
+    session.run("python", "tools/new_revision.py", *session.posargs)
+
+
+@nox.session
+def squawk(session: nox.Session) -> None:
+    """Lint the offline SQL of every revision with squawk (justified exclusions only)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "tools/squawk.py")

@@ -95,7 +95,7 @@ def _timed(call: Callable[[], object]) -> float:
 
 def _sanity_check(db: Database, setups: int) -> None:
     """The listing has every setup, and its figures agree with ``totals()``."""
-    listed = db.setups.list()
+    listed = db.setups.list(limit=1000).setups
     if len(listed) != setups:
         raise SystemExit(f"expected {setups} setups, listed {len(listed)}")
     for summary in listed[:5]:
@@ -120,8 +120,8 @@ def measure(url: str, runs: int, setups: int) -> dict[str, list[float]]:
     raw = psycopg.connect(url, autocommit=True)
     try:
         callers: dict[str, Callable[[], object]] = {
-            "sync list()": db.setups.list,
-            "async list()": lambda: loop.run_until_complete(adb.setups.list()),
+            "sync list()": lambda: db.setups.list(limit=1000),
+            "async list()": lambda: loop.run_until_complete(adb.setups.list(limit=1000)),
             "raw psycopg": lambda: raw.execute(sql).fetchall(),
             "sync get(1)": lambda: db.setups.get(1),
             "sync totals(1)": lambda: db.setups.totals(1),

@@ -78,9 +78,13 @@ def test_the_schema_is_unchanged_and_identities_continue_above_the_file(
         conn.execute("UPDATE sqlite_sequence SET seq = seq + 1000 WHERE name = 'items'")
         item_seq = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'items'").fetchone()
     conn.close()
-    before = snapshot(gearbox_database_url)["constraints"]
+    before = snapshot(gearbox_database_url)
+    assert any(name.startswith("ix_items_by_") for name, *_ in before["indexes"])
+    assert any(targets == [1000] for *_, targets in before["indexes"])
     import_sqlite(path, gearbox_database_url)
-    assert snapshot(gearbox_database_url)["constraints"] == before
+    after = snapshot(gearbox_database_url)
+    assert after["constraints"] == before["constraints"]
+    assert after["indexes"] == before["indexes"]  # dropped for the load, built again
     assert migrations.check(gearbox_database_url) == []
     with psycopg.connect(gearbox_database_url) as pg:
         new_item = pg.execute(

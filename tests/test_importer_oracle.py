@@ -178,7 +178,7 @@ def assert_imported(expected_rows: Rows, actual_rows: Rows) -> None:
 
 
 def snapshot(url: str) -> dict[str, Any]:
-    """Everything an import could change: rows, identities, constraints, schema version."""
+    """Everything an import could change: rows, identities, constraints, indexes."""
     with psycopg.connect(url) as conn:
         tables = [t for t in legacy.TABLES if _exists(conn, t)]
         rows = {
@@ -192,7 +192,14 @@ def snapshot(url: str) -> dict[str, Any]:
             "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
             "WHERE connamespace = 'public'::regnamespace ORDER BY 1"
         ).fetchall()
-    return {"rows": rows, "sequences": sequences, "constraints": constraints}
+        indexes = conn.execute(  # the importer drops and builds again the non-unique ones
+            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid), indisvalid, "
+            "ARRAY(SELECT attstattarget FROM pg_attribute WHERE attrelid = indexrelid "
+            "AND attstattarget > 0 ORDER BY attnum) "
+            "FROM pg_index JOIN pg_class c ON c.oid = indrelid "
+            "WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1"
+        ).fetchall()
+    return {"rows": rows, "sequences": sequences, "constraints": constraints, "indexes": indexes}
 
 
 def _exists(conn: psycopg.Connection[Any], table: str) -> bool:

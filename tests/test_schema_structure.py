@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Connection, text
 
-from gearbox_db.schema import TOUCHED_TABLES, metadata
+from gearbox_db.schema import TOUCHED_TABLES, TRIGRAM_INDEX, metadata
 from gearbox_db.testing import isolated
 from tests.schema_spec import (
     EXPECTED_COLUMNS,
@@ -184,4 +184,26 @@ def test_constraint_and_index_names_are_those_of_the_metadata(
         for index in table.indexes
     }
     assert all(name and name != "None" for _, name in in_metadata)
+    if has_trigram_extension(gearbox_connection):  # the one index outside the metadata
+        in_metadata |= {("items", TRIGRAM_INDEX)}
     assert in_database == in_metadata
+
+
+def has_trigram_extension(conn: Connection) -> bool:
+    """Whether pg_trgm is installed in the database (0002 then built the trigram index)."""
+    query = "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_trgm')"
+    return bool(conn.execute(text(query)).scalar_one())
+
+
+def test_the_trigram_index_exists_exactly_where_pg_trgm_does(
+    gearbox_connection: Connection,
+) -> None:
+    definition = gearbox_connection.execute(
+        text("SELECT pg_get_indexdef(to_regclass(:name))"), {"name": TRIGRAM_INDEX}
+    ).scalar_one()
+    if has_trigram_extension(gearbox_connection):
+        assert definition is not None
+        assert "USING gin (lower(name) " in definition
+        assert definition.endswith("gin_trgm_ops)")
+    else:
+        assert definition is None

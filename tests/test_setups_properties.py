@@ -60,7 +60,9 @@ def test_any_text_name_round_trips(gearbox_connection: Connection, name: str) ->
         setup = db.setups.create(name=name)
         assert setup.name == name
         assert db.setups.get(setup.id).setup.name == name
-        assert [s.setup.name for s in db.setups.list() if s.setup.id == setup.id] == [name]
+        assert [
+            s.setup.name for s in db.setups.list(limit=1000).setups if s.setup.id == setup.id
+        ] == [name]
         assert db.setups.rename(setup.id, name=name[::-1] + "x").name == name[::-1] + "x"
 
 
@@ -107,7 +109,7 @@ def test_totals_take_one_query_whatever_the_number_of_setups(
             setup_ids.append(db.setups.create(name=f"S{len(setup_ids)}").id)
             db.setups.replace_items(setup_ids[-1], [(item, "base") for item in items])
         with _statements(gearbox_connection) as seen:
-            listed = db.setups.list()
+            listed = db.setups.list(limit=1000).setups
         assert len(seen) == 1
         assert {s.setup.id for s in listed} >= set(setup_ids)
     for read in (db.setups.get, db.setups.totals):
@@ -379,7 +381,11 @@ class SetupMachine(RuleBasedStateMachine):
     def everything_matches_the_model(self) -> None:
         for setup_id in self.model_setups:
             self._check_detail(setup_id, self.db.setups.get(setup_id))
-        listed = {s.setup.id: s for s in self.db.setups.list() if s.setup.id in self.model_setups}
+        listed = {
+            s.setup.id: s
+            for s in self.db.setups.list(limit=1000).setups
+            if s.setup.id in self.model_setups
+        }
         assert set(listed) == set(self.model_setups)
         for setup_id, summary in listed.items():
             assert summary.setup.name == self.model_setups[setup_id].name

@@ -69,7 +69,7 @@ def test_any_text_round_trips(
             candidate, notes, url, pros, cons,
         )  # fmt: skip
         assert (added.image_filename, added.image_source_url) == (url, notes)
-        listed = {s.thread.id: s.thread.name for s in db.threads.list()}
+        listed = {s.thread.id: s.thread.name for s in db.threads.list(limit=1000).threads}
         assert listed[thread.id] == name
         item = db.threads.resolve(thread.id, added.id).item
         assert (item.name, item.notes, item.product_url, item.image_source_url) == (
@@ -239,7 +239,9 @@ class ThreadMachine(RuleBasedStateMachine):
 
     @invariant()
     def matches_the_model(self) -> None:
-        summaries = {s.thread.id: s.candidate_count for s in self.db.threads.list()}
+        summaries = {
+            s.thread.id: s.candidate_count for s in self.db.threads.list(limit=1000).threads
+        }
         assert summaries == {t: len(m.candidates) for t, m in self.threads.items()}
         for thread_id, model in self.threads.items():
             detail = self.db.threads.get(thread_id)

@@ -27,6 +27,12 @@ import attrs
 
 from gearbox_db import __version__, embedded, migrations
 from gearbox_db import _cli_embedded as embedded_cli
+from gearbox_db._cli_migrations import (
+    describe_difference,
+    downgrade_arguments,
+    stamp_arguments,
+    upgrade_arguments,
+)
 from gearbox_db._redact import one_line, redact, secrets_of
 from gearbox_db._url import mask, to_sqlalchemy_url
 from gearbox_db.errors import GearboxDBError
@@ -140,49 +146,20 @@ def _migrate(action: str, url: str, revision: str) -> int:
     return _EXIT_OK
 
 
-def _value(value: Any) -> str:
-    """A schema value (type, server default, ...) of a difference, readably."""
-    arg = getattr(value, "arg", value)  # a DefaultClause holds its SQL in .arg
-    return str(getattr(arg, "text", arg))
-
-
-def _describe_difference(difference: Any) -> str:
-    """One of Alembic's autogenerate diff directives as a line of text."""
-    if isinstance(difference, list):  # the modify_* of one column come as a list
-        return "; ".join(_describe_difference(item) for item in difference)
-    kind, *args = difference
-    if kind.startswith("modify_"):  # (schema, table, column, existing, db value, ours)
-        return f"{kind} {args[1]}.{args[2]}: {_value(args[4])} -> {_value(args[5])}"
-    if kind.endswith("_column"):  # (schema, table, column)
-        return f"{kind} {args[1]}.{args[2].name} {args[2].type}"
-    target = args[0]
-    table = getattr(target, "table", None)
-    where = f" on {table.name}" if table is not None else ""
-    return f"{kind} {getattr(target, 'name', None) or target}{where}"
-
-
 # --- subcommands --------------------------------------------------------------
 
 
-def _upgrade_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "revision",
-        metavar="REV",
-        nargs="?",
-        default="head",
-        help="revision to migrate to (default: head)",
-    )
-
-
 def _upgrade(args: argparse.Namespace, url: str) -> int:
-    """Migrate the database up to ``args.revision``."""
+    """Migrate the database up to ``args.revision`` (or print the SQL of it)."""
+    if args.sql:
+        sys.stdout.write(migrations.upgrade_sql(args.revision, args.start))
+        return _EXIT_OK
     return _migrate("upgrade", url, args.revision)
 
 
-def _downgrade_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "revision", metavar="REV", help="revision to migrate down to ('base' removes everything)"
-    )
+def _stamp(args: argparse.Namespace, url: str) -> int:
+    """Record ``args.revision`` as the database's revision, running nothing."""
+    return _migrate("stamp", url, args.revision)
 
 
 def _downgrade(args: argparse.Namespace, url: str) -> int:
@@ -215,7 +192,7 @@ def _check(args: argparse.Namespace, url: str) -> int:
         return _EXIT_OK
     _out(f"schema differs from {PROG} {__version__} (changes that would make it match):")
     for difference in differences:
-        _out(f"  {_describe_difference(difference)}")
+        _out(f"  {describe_difference(difference)}")
     count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
     _say(f"error: the database schema differs ({count})")
     revisions = migrations.current(url)
@@ -233,9 +210,21 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
             "this package. Several upgrades at once (replicas starting together) are "
             "serialised by an advisory lock: one migrates, the others wait, all succeed."
         ),
-        examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox",
+        examples=f"{PROG} upgrade\n  {PROG} upgrade 0001 --database-url postgresql://app@db/gearbox"
+        f"\n  {PROG} upgrade --sql --from 0001 > for-the-dba.sql",
         handler=_upgrade,
-        arguments=_upgrade_arguments,
+        arguments=upgrade_arguments,
+    ),
+    Subcommand(
+        name="stamp",
+        summary="record REV as the database's revision without migrating",
+        description=(
+            "Record REV as the revision the database is at, running no migration: for a "
+            "schema a DBA brought there by hand (with the SQL of 'upgrade --sql')."
+        ),
+        examples=f"{PROG} upgrade --sql > review.sql && {PROG} stamp head",
+        handler=_stamp,
+        arguments=stamp_arguments,
     ),
     Subcommand(
         name="downgrade",
@@ -243,7 +232,7 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         description="Migrate the database down to REV; 'base' drops every table of gearbox-db.",
         examples=f"{PROG} downgrade base --database-url postgresql://app@db/gearbox_scratch",
         handler=_downgrade,
-        arguments=_downgrade_arguments,
+        arguments=downgrade_arguments,
     ),
     Subcommand(
         name="current",
@@ -348,9 +337,10 @@ def _run(args: argparse.Namespace) -> int:
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
     try:
         handler: Handler = args.handler
-        # A dry run of the importer validates the file alone: no database at all.
-        needs_database = args.needs_database and not getattr(args, "dry_run", False)
-        return handler(args, _database_url(args) if needs_database else "")
+        # A dry run of the importer validates the file alone, and --sql prints the
+        # SQL of a migration: neither needs a database at all.
+        offline = getattr(args, "dry_run", False) or getattr(args, "sql", False)
+        return handler(args, _database_url(args) if args.needs_database and not offline else "")
     except KeyboardInterrupt:
         _say("interrupted")
         return _EXIT_INTERRUPTED

@@ -40,10 +40,12 @@ __all__ = [
     "Setup",
     "SetupDetail",
     "SetupEntry",
+    "SetupPage",
     "SetupSummary",
     "SetupTotals",
     "Thread",
     "ThreadDetail",
+    "ThreadPage",
     "ThreadStatus",
     "ThreadSummary",
     "User",
@@ -180,6 +182,16 @@ class ThreadSummary:
 
 
 @attrs.frozen
+class ThreadPage:
+    """One page of the threads listing (newest first); ``next_cursor`` is ``None`` on
+    the last page, ``total`` is ``None`` unless the listing was asked to count."""
+
+    threads: tuple[ThreadSummary, ...]
+    next_cursor: str | None
+    total: int | None = None
+
+
+@attrs.frozen
 class Resolution:
     """What resolving a thread did: the thread, now resolved, and the item created."""
 
@@ -240,6 +252,16 @@ class SetupSummary:
 
     setup: Setup
     totals: SetupTotals
+
+
+@attrs.frozen
+class SetupPage:
+    """One page of the setups listing (by name); ``next_cursor`` is ``None`` on the
+    last page, ``total`` is ``None`` unless the listing was asked to count."""
+
+    setups: tuple[SetupSummary, ...]
+    next_cursor: str | None
+    total: int | None = None
 
 
 @attrs.frozen

@@ -33,14 +33,19 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from gearbox_db._listing_indexes import TRIGRAM_INDEX, last_key, listing_indexes
+
 __all__ = [
     "CLASSIFICATIONS",
+    "LISTING_INDEXES",
     "NAMING_CONVENTION",
     "TOUCHED_TABLES",
+    "TRIGRAM_INDEX",
     "UNCATEGORIZED",
     "api_keys",
     "categories",
     "items",
+    "last_key",
     "metadata",
     "oauth_clients",
     "oauth_codes",
@@ -362,3 +367,7 @@ settings: Final = Table(
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+#: The indexes behind the keyset pages of the listings (see :mod:`gearbox_db._listing_indexes`).
+LISTING_INDEXES: Final = listing_indexes(items, setups, threads, thread_candidates)

@@ -117,7 +117,7 @@ async def test_extreme_weights_prices_and_quantities_never_break_a_read(
     for figures in (
         await db.setups.totals(setup.id),
         (await db.setups.get(setup.id)).totals,
-        next(s.totals for s in await db.setups.list() if s.setup.id == setup.id),
+        next(s.totals for s in (await db.setups.list()).setups if s.setup.id == setup.id),
     ):
         assert (figures.base_grams, figures.total_grams, figures.cost_cents) == (
             math.inf,

@@ -65,7 +65,11 @@ async def test_list_by_name_with_totals_of_each_setup(db: AsyncDatabase) -> None
     empty = await db.setups.create(name="Middle")
     await db.setups.replace_items(zulu.id, {items[1]: "worn", items[2]: "base"})
     await db.setups.replace_items(alpha.id, {items[2]: "consumable"})
-    listed = [s for s in await db.setups.list() if s.setup.id in (zulu.id, alpha.id, empty.id)]
+    listed = [
+        s
+        for s in (await db.setups.list(limit=1000)).setups
+        if s.setup.id in (zulu.id, alpha.id, empty.id)
+    ]
     assert [s.setup.name for s in listed] == ["Alpha", "Middle", "Zulu"]
     assert listed[1].totals == ZERO
     for summary in listed:
@@ -83,7 +87,7 @@ async def test_delete_takes_the_entries_not_the_items(db: AsyncDatabase) -> None
     await db.setups.delete(setup.id)
     with pytest.raises(NotFoundError):
         await db.setups.get(setup.id)
-    assert setup.id not in {s.setup.id for s in await db.setups.list()}
+    assert setup.id not in {s.setup.id for s in (await db.setups.list(limit=1000)).setups}
     assert (await db.items.get(item)).id == item
 
 
@@ -122,7 +126,7 @@ async def test_hostile_names_round_trip(db: AsyncDatabase, name: str) -> None:
     setup = await db.setups.create(name=name)
     assert setup.name == name
     assert (await db.setups.get(setup.id)).setup.name == name
-    assert name in {s.setup.name for s in await db.setups.list()}
+    assert name in {s.setup.name for s in (await db.setups.list(limit=1000)).setups}
     assert (await db.setups.rename(setup.id, name=name + "!")).name == name + "!"
 
 
@@ -320,7 +324,7 @@ async def test_totals_follow_the_rules(db: AsyncDatabase) -> None:
     )
     assert await db.setups.totals(setup.id) == expected
     assert (await db.setups.get(setup.id)).totals == expected
-    [summary] = [s for s in await db.setups.list() if s.setup.id == setup.id]
+    [summary] = [s for s in (await db.setups.list(limit=1000)).setups if s.setup.id == setup.id]
     assert summary.totals == attrs.evolve(expected, by_category=())
 
 
@@ -344,6 +348,6 @@ async def test_cost_does_not_overflow_32_bits(db: AsyncDatabase) -> None:
         await db.setups.add_item(setup.id, item.id)
     totals = await db.setups.totals(setup.id)
     assert (totals.cost_cents, totals.unit_count) == (30_000_000_000, 15)
-    [summary] = [s for s in await db.setups.list() if s.setup.id == setup.id]
+    [summary] = [s for s in (await db.setups.list(limit=1000)).setups if s.setup.id == setup.id]
     assert summary.totals.cost_cents == 30_000_000_000
     assert (await db.setups.get(setup.id)).totals.cost_cents == 30_000_000_000

@@ -65,7 +65,11 @@ def test_list_by_name_with_totals_of_each_setup(db: Database) -> None:
     empty = db.setups.create(name="Middle")
     db.setups.replace_items(zulu.id, {items[1]: "worn", items[2]: "base"})
     db.setups.replace_items(alpha.id, {items[2]: "consumable"})
-    listed = [s for s in db.setups.list() if s.setup.id in (zulu.id, alpha.id, empty.id)]
+    listed = [
+        s
+        for s in (db.setups.list(limit=1000)).setups
+        if s.setup.id in (zulu.id, alpha.id, empty.id)
+    ]
     assert [s.setup.name for s in listed] == ["Alpha", "Middle", "Zulu"]
     assert listed[1].totals == ZERO
     for summary in listed:
@@ -83,7 +87,7 @@ def test_delete_takes_the_entries_not_the_items(db: Database) -> None:
     db.setups.delete(setup.id)
     with pytest.raises(NotFoundError):
         db.setups.get(setup.id)
-    assert setup.id not in {s.setup.id for s in db.setups.list()}
+    assert setup.id not in {s.setup.id for s in (db.setups.list(limit=1000)).setups}
     assert (db.items.get(item)).id == item
 
 
@@ -122,7 +126,7 @@ def test_hostile_names_round_trip(db: Database, name: str) -> None:
     setup = db.setups.create(name=name)
     assert setup.name == name
     assert (db.setups.get(setup.id)).setup.name == name
-    assert name in {s.setup.name for s in db.setups.list()}
+    assert name in {s.setup.name for s in (db.setups.list(limit=1000)).setups}
     assert (db.setups.rename(setup.id, name=name + "!")).name == name + "!"
 
 
@@ -314,7 +318,7 @@ def test_totals_follow_the_rules(db: Database) -> None:
     )
     assert db.setups.totals(setup.id) == expected
     assert (db.setups.get(setup.id)).totals == expected
-    [summary] = [s for s in db.setups.list() if s.setup.id == setup.id]
+    [summary] = [s for s in (db.setups.list(limit=1000)).setups if s.setup.id == setup.id]
     assert summary.totals == attrs.evolve(expected, by_category=())
 
 
@@ -338,6 +342,6 @@ def test_cost_does_not_overflow_32_bits(db: Database) -> None:
         db.setups.add_item(setup.id, item.id)
     totals = db.setups.totals(setup.id)
     assert (totals.cost_cents, totals.unit_count) == (30_000_000_000, 15)
-    [summary] = [s for s in db.setups.list() if s.setup.id == setup.id]
+    [summary] = [s for s in (db.setups.list(limit=1000)).setups if s.setup.id == setup.id]
     assert summary.totals.cost_cents == 30_000_000_000
     assert (db.setups.get(setup.id)).totals.cost_cents == 30_000_000_000

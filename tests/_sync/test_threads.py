@@ -68,7 +68,7 @@ def test_create_get_and_list(db: Database) -> None:
     detail = db.threads.get(thread.id)
     assert (detail.thread, detail.candidates) == (thread, ())
     db.threads.add_candidate(thread.id, name="Duplex")
-    listed = {s.thread.id: s for s in db.threads.list()}
+    listed = {s.thread.id: s for s in (db.threads.list(limit=1000)).threads}
     assert (listed[thread.id].thread, listed[thread.id].candidate_count) == (thread, 1)
 
 
@@ -76,10 +76,10 @@ def test_list_filters_by_status_newest_first(db: Database) -> None:
     first, second, third = [_thread(db, f"T{i}") for i in range(3)]
     candidate = db.threads.add_candidate(second.id, name="Pick me")
     db.threads.resolve(second.id, candidate.id)
-    everything = [s.thread.id for s in db.threads.list()]
+    everything = [s.thread.id for s in (db.threads.list(limit=1000)).threads]
     assert everything[:3] == [third.id, second.id, first.id]
-    active = [s.thread.id for s in db.threads.list(status="active")]
-    resolved = [s.thread.id for s in db.threads.list(status="resolved")]
+    active = [s.thread.id for s in (db.threads.list(status="active", limit=1000)).threads]
+    resolved = [s.thread.id for s in (db.threads.list(status="resolved", limit=1000)).threads]
     assert (third.id in active, first.id in active, second.id in active) == (True, True, False)
     assert resolved == [second.id]
     with pytest.raises(ValidationError):

@@ -3,8 +3,13 @@
 A page ends with an opaque cursor (urlsafe base64 of JSON) holding the sort
 key and id of its last row, plus a fingerprint of the listing's sort,
 direction and filters, so a cursor cannot be replayed on another listing.
-Missing weights and prices sort last in either direction; ties go by id, so
-the order is total and pages never skip or repeat a row.
+Missing weights and prices sort last in either direction (the key is the
+value or a sentinel beyond every valid one, see ``schema.last_key``); ties go
+by id, so the order is total and pages never skip or repeat a row. Each
+sort, direction and category filter is one range of one index of
+``schema.LISTING_INDEXES``: a page costs the same wherever it is in the listing.
+Name search is ``lower(name) LIKE '%term%'``, which the trigram index serves
+where pg_trgm is installed.
 """
 
 from __future__ import annotations
@@ -24,10 +29,8 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
-    and_,
     func,
     literal,
-    or_,
     select,
     true,
     tuple_,
@@ -37,7 +40,7 @@ from gearbox_db._queries import _validate as v
 from gearbox_db._queries.items import COLUMNS, JOINED
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import Item, ItemPage, ItemSort
-from gearbox_db.schema import items
+from gearbox_db.schema import items, last_key
 
 __all__ = ["SORTS", "Listing", "listing", "page", "records", "to_page"]
 
@@ -106,38 +109,39 @@ def _filters(request: Listing) -> list[ColumnElement[bool]]:
     if request.category_id is not None:
         conditions.append(c.category_id == request.category_id)
     if request.search is not None:
-        conditions.append(func.strpos(func.lower(c.name), func.lower(request.search)) > 0)
+        conditions.append(func.lower(c.name).like(func.lower(_pattern(request.search)), "\\"))
     return conditions
 
 
-def _keys(sort: ItemSort, source: FromClause) -> list[ColumnElement[Any]]:
-    """The sort keys of ``source`` (``items`` or a page of it), before the id."""
-    column = source.c[_SORT_COLUMNS[sort]]
-    # Names: ignoring case first (as the search does), then exactly, so the order is total.
-    return [func.lower(column), column] if sort == "name" else [column]
+def _pattern(search: str) -> str:
+    """A LIKE pattern matching names containing ``search`` literally."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _keys(request: Listing, value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """The sort keys (before the id) of ``value``: a row's sort column, or a cursor's value."""
+    if request.sort == "name":
+        # Ignoring case first (as the search does), then exactly, so the order is total.
+        return [func.lower(value), value]
+    if request.sort in _NULLABLE_SORTS:
+        return [last_key(_SORT_COLUMNS[request.sort], value, request.descending)]
+    return [value]
 
 
 def _order(request: Listing, source: FromClause) -> list[Any]:
-    keys = [*_keys(request.sort, source), source.c.id]
-    ordered = [key.desc() if request.descending else key.asc() for key in keys]
-    if request.sort in _NULLABLE_SORTS:
-        ordered[0] = ordered[0].nulls_last()
-    return ordered
+    keys = [*_keys(request, source.c[_SORT_COLUMNS[request.sort]]), source.c.id]
+    return [key.desc() if request.descending else key.asc() for key in keys]
 
 
 def _after(request: Listing) -> ColumnElement[bool]:
-    """Rows after ``request.after`` in the listing's order (NULL keys last either way)."""
+    """Rows after ``request.after`` in the listing's order: one range of its index."""
     assert request.after is not None
     value, last_id = request.after
-    keys = _keys(request.sort, items)
-    if value is None:
-        later = c.id < last_id if request.descending else c.id > last_id
-        return and_(keys[0].is_(None), later)
-    bound = literal(value, keys[-1].type)
-    bounds = [func.lower(bound), bound] if request.sort == "name" else [bound]
-    row, last = tuple_(*keys, c.id), tuple_(*bounds, literal(last_id, BigInteger))
-    beyond = row < last if request.descending else row > last
-    return or_(beyond, keys[0].is_(None)) if request.sort in _NULLABLE_SORTS else beyond
+    column = c[_SORT_COLUMNS[request.sort]]
+    row = tuple_(*_keys(request, column), c.id)
+    last = tuple_(*_keys(request, literal(value, column.type)), literal(last_id, BigInteger))
+    return row < last if request.descending else row > last
 
 
 def page(request: Listing) -> Select[Any]:
@@ -145,10 +149,17 @@ def page(request: Listing) -> Select[Any]:
     with ``include_total`` each row also carries the count of all matching rows."""
     conditions = _filters(request)
     after = [_after(request)] if request.after is not None else []
+    matching = [*conditions, *after]
+    if request.search is not None:
+        # The ids first: the planner may walk the sort's index reading only the index
+        # (names are in it) until the page is full, or take the trigram index's matches
+        # and sort them, whichever its statistics say is cheaper; then the page's rows.
+        ids = select(c.id).where(*matching).order_by(*_order(request, items))
+        matching = [c.id.in_(ids.limit(request.limit + 1).scalar_subquery())]
     statement = (
         select(*COLUMNS)
         .select_from(JOINED)
-        .where(*conditions, *after)
+        .where(*matching)
         .order_by(*_order(request, items))
         .limit(request.limit + 1)
     )

@@ -197,6 +197,7 @@ class Job:
 
     def finish(self, writer: Writer) -> None:
         """Restore the foreign keys, continue every identity above the file's ids, verify."""
+        writer.restore_indexes()
         writer.restore_foreign_keys()  # validates every reference
         writer.check_constraints()  # nothing deferred may be left for the commit to fail on
         for table in TABLES:

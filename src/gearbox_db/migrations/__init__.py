@@ -13,17 +13,27 @@ version table is ``gearbox_db_version``, so a service that keeps its own
 Alembic history in the same database does not collide with ours; such a
 service calls :func:`upgrade` from its ``env.py`` and passes
 :func:`include_object` to its ``context.configure()`` so that its
-autogenerate leaves our tables alone (docs/service.md). Upgrades and
-downgrades take a transaction-scoped PostgreSQL advisory lock, so several
-replicas starting at once serialise: one migrates, the others wait and then
-find the schema at head. Once it holds that lock, a migration waits at most
-``lock_timeout`` seconds for any table lock (a service transaction holding
-one) and then fails with :class:`~gearbox_db.errors.MigrationError`, rather
-than queueing every query of the service behind it.
+autogenerate leaves our tables alone (docs/service.md). Upgrades
+and downgrades take a PostgreSQL advisory lock, so several replicas starting
+at once serialise: one migrates, the others wait (also while the first builds
+an index ``CONCURRENTLY``) and then find the schema at head.
+
+On a connection of its own, each revision commits on its own and big indexes
+are built ``CONCURRENTLY`` between them; the advisory lock is then a session
+lock, so the run needs a direct connection (or a session pooler): through a
+transaction pooler it refuses before applying anything (:data:`POOLER_REFUSAL`).
+Inside a transaction the caller opened, everything runs in that transaction
+(indexes built without ``CONCURRENTLY``). Once it holds the advisory lock, a
+migration waits at most ``lock_timeout`` seconds (:data:`DEFAULT_LOCK_TIMEOUT`)
+for any table lock (a service transaction holding one) and then fails with
+:class:`~gearbox_db.errors.MigrationError`, rather than queueing every query of
+the service behind it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any, Final
 
 import attrs
@@ -44,11 +54,13 @@ from gearbox_db.migrations._targets import (
     connection_for,
     preserved_alembic_proxies,
 )
-from gearbox_db.schema import metadata
+from gearbox_db.schema import TRIGRAM_INDEX, metadata
 
 __all__ = [
+    "CONCURRENT_ATTRIBUTE",
     "DEFAULT_LOCK_TIMEOUT",
     "LOCK_KEY",
+    "POOLER_REFUSAL",
     "VERSION_TABLE",
     "Revision",
     "acurrent",
@@ -61,15 +73,27 @@ __all__ = [
     "history",
     "include_object",
     "owned_table_names",
+    "stamp",
     "upgrade",
+    "upgrade_sql",
 ]
 
 #: Alembic version table of gearbox_db (not ``alembic_version``).
 VERSION_TABLE: Final = "gearbox_db_version"
 #: Key of the transaction-level advisory lock held while migrating.
 LOCK_KEY: Final = 0x6765_6172_626F_78  # "gearbox" in ASCII
-#: Seconds a migration waits for a table lock before giving up (``None``: forever).
+#: Seconds a migration statement waits for a table lock before it fails (and the
+#: revision is rolled back; ``None``: forever): a migration never queues the
+#: application behind it for long.
 DEFAULT_LOCK_TIMEOUT: Final = 5.0
+#: Key of ``Config.attributes``: whether the running revision may build ``CONCURRENTLY``.
+CONCURRENT_ATTRIBUTE: Final = "gearbox_db.concurrently"
+#: The error of a migration run through a transaction pooler.
+POOLER_REFUSAL: Final = (
+    "the migration's database session did not survive a commit (a transaction pooler such "
+    "as PgBouncer in transaction mode?): migrate over a direct connection to PostgreSQL; "
+    "nothing was applied by this step"
+)
 
 
 @attrs.frozen
@@ -82,8 +106,12 @@ class Revision:
     is_head: bool
 
 
-def _config(connection: Connection | None = None, lock_timeout: float | None = None) -> Config:
-    cfg = Config()
+def _config(
+    connection: Connection | None = None,
+    lock_timeout: float | None = DEFAULT_LOCK_TIMEOUT,
+    **options: Any,
+) -> Config:
+    cfg = Config(**options)
     cfg.set_main_option("script_location", "gearbox_db:migrations")
     cfg.attributes["connection"] = connection
     cfg.attributes["lock_timeout"] = lock_timeout
@@ -129,9 +157,10 @@ def upgrade(
     several processes at once: an advisory lock serialises them and every
     caller returns once the schema is at ``revision``. On a Connection the
     caller owns, the migration runs in the caller's transaction if one is
-    open, else in its own; inside a host's Alembic ``env.py`` it leaves the
-    host's Alembic context as it found it. A table lock not granted within
-    ``lock_timeout`` seconds fails the migration with
+    open, else in its own transactions (one per revision, big indexes built
+    ``CONCURRENTLY`` between them); inside a host's Alembic ``env.py`` it
+    leaves the host's Alembic context as it found it. A table lock not
+    granted within ``lock_timeout`` seconds fails the migration with
     :class:`~gearbox_db.errors.MigrationError`.
     """
     _run(target, "upgrade", revision, lock_timeout)
@@ -153,13 +182,9 @@ async def _arun(
     if isinstance(target, AsyncConnection):
         await target.run_sync(_run_on, action, revision, lock_timeout)
         return
-    engine = target if isinstance(target, AsyncEngine) else _async_engine(target)
-    try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_run_on, action, revision, lock_timeout)
-    finally:
-        if engine is not target:
-            await engine.dispose()
+    # A connection of our own: the sync path (session lock, CONCURRENTLY builds)
+    # in a worker thread, so that the event loop keeps turning.
+    await asyncio.to_thread(_run, target, action, revision, lock_timeout)
 
 
 def _async_engine(url: str | Any) -> AsyncEngine:
@@ -174,7 +199,7 @@ async def aupgrade(
 ) -> None:
     """:func:`upgrade` for async services: a URL, an ``AsyncEngine`` or an ``AsyncConnection``.
 
-    On an ``AsyncConnection`` it runs in the caller's transaction.
+    On an ``AsyncConnection`` with a transaction open it runs in the caller's transaction.
     """
     await _arun(target, "upgrade", revision, lock_timeout)
 
@@ -202,6 +227,33 @@ async def acurrent(target: AsyncTarget) -> tuple[str, ...]:
     finally:
         if engine is not target:
             await engine.dispose()
+
+
+def stamp(target: Target, revision: str) -> None:
+    """Record ``revision`` as the database's revision without running any migration.
+
+    For a schema brought there by other means (a restored dump, a DBA who ran
+    the SQL of :func:`upgrade_sql`); ``"base"`` forgets the revision.
+    """
+    _run(target, "stamp", revision, None)
+
+
+def upgrade_sql(revision: str = "head", start: str | None = None) -> str:
+    """The SQL an upgrade from ``start`` (default: an empty database) to ``revision`` runs.
+
+    Nothing is executed, no database is needed: for a DBA's review or to run by
+    hand. Statements that cannot run in a transaction (``CREATE INDEX
+    CONCURRENTLY``) come between a ``COMMIT`` and the next ``BEGIN``.
+    """
+    buffer = io.StringIO()
+    cfg = _config(output_buffer=buffer)
+    cfg.set_main_option("sqlalchemy.url", "postgresql+psycopg://")
+    span = f"{start}:{revision}" if start else revision
+    try:
+        command.upgrade(cfg, span, sql=True)
+    except Exception as exc:
+        raise MigrationError(f"cannot render the SQL of {span!r}: {exc}") from exc
+    return buffer.getvalue()
 
 
 def current(target: Target) -> tuple[str, ...]:
@@ -251,10 +303,16 @@ def include_object(
     return table_name not in owned_table_names()
 
 
-def _own_tables_only(
+def own_objects_only(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Autogenerate filter of our own ``check``: tables of other owners are ignored."""
+    """Autogenerate filter of our own ``check`` and revisions: only gearbox_db's tables.
+
+    Tables a host service keeps in the same database (reflected, with no
+    counterpart in our metadata) are none of our business.
+    """
+    if type_ == "index" and name == TRIGRAM_INDEX:
+        return False  # created only where pg_trgm is available (see the listing indexes)
     return not (type_ == "table" and reflected and compare_to is None)
 
 
@@ -270,7 +328,7 @@ def check(target: Target) -> list[Any]:
             connection,
             opts={
                 "version_table": VERSION_TABLE,
-                "include_object": _own_tables_only,
+                "include_object": own_objects_only,
                 "compare_type": True,
                 "compare_server_default": True,
             },

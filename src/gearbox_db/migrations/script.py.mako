@@ -17,6 +17,12 @@ down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
 depends_on: str | Sequence[str] | None = ${repr(depends_on)}
 
+#: squawk rules this revision's SQL breaks on purpose, and why (see tools/squawk.py).
+SQUAWK_EXCLUDES: dict[str, str] = {}
+
+# Indexes on a big table: gearbox_db.migrations.ops.create_indexes (CONCURRENTLY, outside
+# the transaction), not op.create_index; see docs/maintaining.md.
+
 
 def upgrade() -> None:
     ${upgrades if upgrades else "pass"}

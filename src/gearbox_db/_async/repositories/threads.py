@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import candidates as c
+from gearbox_db._queries import summary_pages as pages
 from gearbox_db._queries import threads as q
 from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db.records import (
@@ -12,8 +13,8 @@ from gearbox_db.records import (
     Resolution,
     Thread,
     ThreadDetail,
+    ThreadPage,
     ThreadStatus,
-    ThreadSummary,
 )
 
 
@@ -38,11 +39,22 @@ class AsyncThreadRepository:
         rows = await self._x.all(q.get(thread_id))
         return q.to_detail(rows, thread_id)
 
-    async def list(self, *, status: ThreadStatus | None = None) -> tuple[ThreadSummary, ...]:
-        """The threads, newest first, each with its number of candidates; only
-        those with ``status`` (``"active"`` or ``"resolved"``) when given."""
-        rows = await self._x.all(q.list_summaries(status))
-        return q.to_summaries(rows)
+    async def list(
+        self,
+        *,
+        status: ThreadStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        include_total: bool = False,
+    ) -> ThreadPage:
+        """A page of threads, newest first, each with its number of candidates; only
+        those with ``status`` (``"active"`` or ``"resolved"``) when given. One query
+        per page, ``include_total`` included; ``next_cursor`` asks for the next page."""
+        request = pages.paging(
+            "threads", status=status, limit=limit, cursor=cursor, include_total=include_total
+        )
+        rows = await self._x.all(pages.threads_page(request))
+        return pages.to_thread_page(rows, request)
 
     async def update(
         self, thread_id: int, *, name: str | Unset = UNSET, category_id: int | Unset = UNSET

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from gearbox_db._queries import setups as q
+from gearbox_db._queries import summary_pages as pages
 from gearbox_db._queries import totals as t
 from gearbox_db._sync.executor import Executor
 from gearbox_db.records import (
@@ -12,7 +13,7 @@ from gearbox_db.records import (
     Setup,
     SetupDetail,
     SetupEntry,
-    SetupSummary,
+    SetupPage,
     SetupTotals,
 )
 
@@ -49,11 +50,18 @@ class SetupRepository:
         rows = self._x.all(q.detail(setup_id))
         return q.to_detail(rows, setup_id)
 
-    def list(self) -> tuple[SetupSummary, ...]:
-        """Every setup, by name, each with its totals (without the per-category
-        breakdown): one query, whatever the number of setups."""
-        rows = self._x.all(q.list_summaries())
-        return q.to_summaries(rows)
+    def list(
+        self, *, limit: int = 50, cursor: str | None = None, include_total: bool = False
+    ) -> SetupPage:
+        """A page of setups by name, each with its totals (without the per-category
+        breakdown): one query per page, ``include_total`` (the number of setups)
+        included. ``next_cursor`` of a page asks for the next one; ValidationError
+        for a cursor of another listing."""
+        request = pages.paging(
+            "setups", status=None, limit=limit, cursor=cursor, include_total=include_total
+        )
+        rows = self._x.all(pages.setups_page(request))
+        return pages.to_setup_page(rows, request)
 
     def totals(self, setup_id: int) -> SetupTotals:
         """The setup's totals and their per-category breakdown (ordered by

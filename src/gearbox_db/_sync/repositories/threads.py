@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from gearbox_db._queries import candidates as c
+from gearbox_db._queries import summary_pages as pages
 from gearbox_db._queries import threads as q
 from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db._sync.executor import Executor
@@ -14,8 +15,8 @@ from gearbox_db.records import (
     Resolution,
     Thread,
     ThreadDetail,
+    ThreadPage,
     ThreadStatus,
-    ThreadSummary,
 )
 
 
@@ -40,11 +41,22 @@ class ThreadRepository:
         rows = self._x.all(q.get(thread_id))
         return q.to_detail(rows, thread_id)
 
-    def list(self, *, status: ThreadStatus | None = None) -> tuple[ThreadSummary, ...]:
-        """The threads, newest first, each with its number of candidates; only
-        those with ``status`` (``"active"`` or ``"resolved"``) when given."""
-        rows = self._x.all(q.list_summaries(status))
-        return q.to_summaries(rows)
+    def list(
+        self,
+        *,
+        status: ThreadStatus | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        include_total: bool = False,
+    ) -> ThreadPage:
+        """A page of threads, newest first, each with its number of candidates; only
+        those with ``status`` (``"active"`` or ``"resolved"``) when given. One query
+        per page, ``include_total`` included; ``next_cursor`` asks for the next page."""
+        request = pages.paging(
+            "threads", status=status, limit=limit, cursor=cursor, include_total=include_total
+        )
+        rows = self._x.all(pages.threads_page(request))
+        return pages.to_thread_page(rows, request)
 
     def update(
         self, thread_id: int, *, name: str | Unset = UNSET, category_id: int | Unset = UNSET

@@ -1,0 +1,162 @@
+"""Every listing call at two sizes: the cost of a page should follow the page, not the data.
+
+    python benchmarks/listings.py --url postgresql://postgres@127.0.0.1:5432/big [--runs 7]
+
+On a database that already holds the data (build it once: generate a legacy file
+with ``gearbox_db.testing.legacy`` and import it, e.g. ``benchmarks/import_sqlite.py``
+or ``gearbox-db import-sqlite``; ``VACUUM ANALYZE`` afterwards), prints the median
+of ``--runs`` calls (after a warm-up call) of
+
+- ``items.list`` for every sort and direction: the first page, the next page
+  (its cursor) and a deep page (the cursor of the row in the middle of the
+  listing), each also with ``category_id`` (the biggest category);
+- ``items.list(search=...)`` (first page, and with ``include_total``);
+- ``categories.list()``, ``items.totals()``, ``setups.list()``, ``threads.list()``.
+
+Beside the times, the shared buffers each items page touches (``EXPLAIN (ANALYZE,
+BUFFERS)``): the work of the page, which the load of a shared machine does not change.
+
+Figures only, never asserted. The load average is printed (a busy machine slows
+every call down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+
+from gearbox_db import Database
+from gearbox_db._queries import item_pages as q
+from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db.records import ItemSort
+
+
+def timed(call: Callable[[], Any], runs: int) -> float:
+    """Median milliseconds of ``runs`` calls of ``call`` (one warm-up call first)."""
+    call()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def middle_cursor(engine: Engine, request: q.Listing, total: int) -> str:
+    """The cursor of a page starting in the middle of the listing."""
+    statement = q.page(request).limit(1).offset(total // 2)
+    with engine.connect() as conn:
+        row = conn.execute(statement).one()
+    last = q.records([row])[0]
+    return q._encode(request, last)
+
+
+def _request(sort: ItemSort, descending: bool, category_id: int | None) -> q.Listing:
+    return q.listing(
+        category_id=category_id,
+        search=None,
+        sort=sort,
+        descending=descending,
+        limit=50,
+        cursor=None,
+        include_total=False,
+    )
+
+
+def _options(request: q.Listing, cursor: str | None) -> dict[str, Any]:
+    names = ("category_id", "search", "sort", "descending", "limit", "include_total")
+    return {**{name: getattr(request, name) for name in names}, "cursor": cursor}
+
+
+def buffers(engine: Engine, request: q.Listing) -> int:
+    """Shared buffers the page's statement touches (hit or read): its cost, free of the
+    machine's load."""
+    compiled = q.page(request).compile(dialect=engine.dialect)
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {compiled}", compiled.params
+        ).scalar_one()
+    top = plan[0]
+    touched = top["Plan"]["Shared Hit Blocks"] + top["Plan"]["Shared Read Blocks"]
+    return int(touched)
+
+
+def item_rows(
+    db: Database, engine: Engine, runs: int, category_id: int, counts: dict[Any, int]
+) -> list[str]:
+    lines = []
+    for sort in q.SORTS:
+        for descending in (False, True):
+            for category in (None, category_id):
+                args: dict[str, Any] = {"sort": sort, "descending": descending}
+                if category is not None:
+                    args["category_id"] = category
+                first = db.items.list(**args)
+                deep = middle_cursor(engine, _request(sort, descending, category), counts[category])
+                cursors = (None, first.next_cursor, deep)
+                figures = [timed(partial(db.items.list, cursor=c, **args), runs) for c in cursors]
+                request = _request(sort, descending, category)
+                pages = [request, *(q.listing(**_options(request, c)) for c in cursors[1:])]
+                touched = [buffers(engine, page) for page in pages]
+                label = f"items.list sort={sort}{' desc' if descending else ''}"
+                label += f" category={category}" if category is not None else ""
+                ms = " / ".join(f"{f:7.1f}" for f in figures)
+                lines.append(f"{label:<52} {ms}   {' / '.join(map(str, touched))}")
+    return lines
+
+
+def other_rows(db: Database, runs: int, search: str) -> list[str]:
+    calls: dict[str, Callable[[], Any]] = {
+        f"items.list search={search!r}": lambda: db.items.list(search=search),
+        f"items.list search={search!r} include_total": lambda: db.items.list(
+            search=search, include_total=True
+        ),
+        "items.list include_total": lambda: db.items.list(include_total=True),
+        "categories.list()": db.categories.list,
+        "items.totals()": db.items.totals,
+        "setups.list()": db.setups.list,
+        "setups.list(include_total=True)": partial(db.setups.list, include_total=True),
+        "threads.list()": db.threads.list,
+        "threads.list(status='active')": partial(db.threads.list, status="active"),
+    }
+    return [f"{name:<52} {timed(call, runs):7.1f}" for name, call in calls.items()]
+
+
+def main() -> None:
+    """Parse the options, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", required=True, help="a database holding the data")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--search", default="tent")
+    args = parser.parse_args()
+    db = Database.connect(args.url)
+    engine = create_engine(to_sqlalchemy_url(args.url))
+    try:
+        with engine.connect() as conn:
+            total = conn.execute(text("SELECT count(*) FROM items")).scalar_one()
+            category_id, in_category = conn.execute(
+                text("SELECT category_id, count(*) FROM items GROUP BY 1 ORDER BY 2 DESC LIMIT 1")
+            ).one()
+        print(f"{total} items; biggest category {category_id} ({in_category} items)")
+        print(f"median of {args.runs} calls, ms; load average {os.getloadavg()[0]:.2f}")
+        print(f"{'call':<52} first / next / middle page (ms)   buffers touched")
+        counts = {None: total, category_id: in_category}
+        for line in item_rows(db, engine, args.runs, category_id, counts):
+            print(line)
+        for line in other_rows(db, args.runs, args.search):
+            print(line)
+        print(f"load average {os.getloadavg()[0]:.2f}")
+    finally:
+        db.close()
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
