@@ -14,8 +14,6 @@ where pg_trgm is installed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
@@ -36,6 +34,7 @@ from sqlalchemy import (
     tuple_,
 )
 
+from gearbox_db._queries import _cursor as cursors
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries.items import COLUMNS, JOINED
 from gearbox_db.errors import ValidationError
@@ -53,7 +52,6 @@ _SORT_COLUMNS: Final = {
     "created": "created_at",
 }
 _NULLABLE_SORTS: Final = frozenset({"weight", "price"})
-_CURSOR_VERSION: Final = 1
 
 
 @attrs.frozen
@@ -233,36 +231,16 @@ def _sort_value(item: Item, sort: ItemSort) -> Any:
 
 
 def _encode(request: Listing, last: Item) -> str:
-    payload = {
-        "v": _CURSOR_VERSION,
-        "f": request.fingerprint,
-        "k": _sort_value(last, request.sort),
-        "i": last.id,
-    }
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _bad_cursor(why: str) -> ValidationError:
-    return ValidationError(f"invalid cursor: {why}")
+    return cursors.encode(request.fingerprint, _sort_value(last, request.sort), last.id)
 
 
 def _decode(cursor: object, request: Listing) -> tuple[Any, int]:
-    if not isinstance(cursor, str):
-        raise _bad_cursor(f"expected a string, got {type(cursor).__name__}")
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        payload = json.loads(raw)
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise _bad_cursor("not a cursor of this library") from exc
-    if not isinstance(payload, dict) or set(payload) != {"v", "f", "k", "i"}:
-        raise _bad_cursor("not a cursor of this library")
-    if payload["v"] != _CURSOR_VERSION or payload["f"] != request.fingerprint:
-        raise _bad_cursor("it belongs to a listing with another sort, direction or filter")
-    try:
-        return _key_value(payload["k"], request.sort), v.identifier(payload["i"])
-    except ValidationError as exc:
-        raise _bad_cursor(str(exc)) from exc
+    return cursors.decode(
+        cursor,
+        request.fingerprint,
+        lambda value: _key_value(value, request.sort),
+        "it belongs to a listing with another sort, direction or filter",
+    )
 
 
 def _key_value(value: object, sort: ItemSort) -> Any:

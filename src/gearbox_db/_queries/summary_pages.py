@@ -11,13 +11,11 @@ candidate counts, aggregated over those ids only: one query per page,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import attrs
 from sqlalchemy import (
@@ -34,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import DateTime
 
+from gearbox_db._queries import _cursor as cursors
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries import setups as setup_q
 from gearbox_db._queries import threads as thread_q
@@ -50,8 +49,6 @@ __all__ = [
     "to_setup_page",
     "to_thread_page",
 ]
-
-_VERSION: Final = 1
 
 
 @attrs.frozen
@@ -166,31 +163,16 @@ def to_thread_page(rows: Sequence[AnyRow], request: Paging) -> ThreadPage:
 
 
 def _encode(request: Paging, key: str, last_id: int) -> str:
-    payload = {"v": _VERSION, "f": request.fingerprint, "k": key, "i": last_id}
-    raw = json.dumps(payload, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _bad(why: str) -> ValidationError:
-    return ValidationError(f"invalid cursor: {why}")
+    return cursors.encode(request.fingerprint, key, last_id)
 
 
 def _decode(cursor: object, request: Paging) -> tuple[Any, int]:
-    if not isinstance(cursor, str):
-        raise _bad(f"expected a string, got {type(cursor).__name__}")
-    try:
-        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
-        payload = json.loads(raw)
-    except (ValueError, binascii.Error, RecursionError) as exc:
-        raise _bad("not a cursor of this library") from exc
-    if not isinstance(payload, dict) or set(payload) != {"v", "f", "k", "i"}:
-        raise _bad("not a cursor of this library")
-    if payload["v"] != _VERSION or payload["f"] != request.fingerprint:
-        raise _bad("it belongs to another listing or filter")
-    try:
-        return _key(payload["k"], request.kind), v.identifier(payload["i"])
-    except ValidationError as exc:
-        raise _bad(str(exc)) from exc
+    return cursors.decode(
+        cursor,
+        request.fingerprint,
+        lambda value: _key(value, request.kind),
+        "it belongs to another listing or filter",
+    )
 
 
 def _key(value: object, kind: str) -> Any:
