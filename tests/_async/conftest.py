@@ -7,8 +7,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db import AsyncDatabase
 
+from ._accounts import FakeClock
+
 
 @pytest.fixture
 async def db(gearbox_async_connection: AsyncConnection) -> AsyncDatabase:
     """The database API on a connection whose transaction is rolled back after the test."""
     return AsyncDatabase.from_connection(gearbox_async_connection)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand (expiry without sleeping)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
+    """The database API judging expiry by ``clock``."""
+    return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)

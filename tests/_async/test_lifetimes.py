@@ -17,16 +17,6 @@ from ._accounts import LEGACY_HASH, FakeClock, code_flow, grant, new_user, redee
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
-    return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
-
-
 async def test_a_refresh_family_ends_90_days_after_its_code(
     timed: AsyncDatabase, clock: FakeClock
 ) -> None:

@@ -25,17 +25,6 @@ from tests.concurrency import agather
 from ._accounts import REDIRECT, FakeClock, grant, new_client, new_user, pkce_pair, redeem
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
-    """The database API judging expiry by ``clock``."""
-    return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
-
-
 async def test_register_and_get_client(db: AsyncDatabase) -> None:
     uris = ["https://a.example/cb", "http://127.0.0.1:8123/cb", "com.example.app:/cb"]
     client = await db.oauth.register_client("mcp", redirect_uris=[*uris, uris[0]])

@@ -26,17 +26,6 @@ from ._accounts import (
 )
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
-    """The database API judging expiry by ``clock``."""
-    return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
-
-
 async def test_codes_and_tokens_are_stored_as_hashes_only(
     db: AsyncDatabase, gearbox_async_connection: AsyncConnection
 ) -> None:

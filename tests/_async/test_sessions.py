@@ -14,17 +14,6 @@ from gearbox_db.schema import sessions
 from ._accounts import FakeClock, new_user, stored
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
-    """The database API judging expiry by ``clock``."""
-    return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
-
-
 async def _expiry(connection: AsyncConnection, token: str) -> list[object]:
     token_hash = hashlib.sha256(token.encode()).hexdigest()
     return await stored(connection, sessions.c.expires_at, sessions.c.token_hash == token_hash)

@@ -9,8 +9,22 @@ from sqlalchemy import Connection
 
 from gearbox_db import Database
 
+from ._accounts import FakeClock
+
 
 @pytest.fixture
 def db(gearbox_connection: Connection) -> Database:
     """The database API on a connection whose transaction is rolled back after the test."""
     return Database.from_connection(gearbox_connection)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand (expiry without sleeping)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
+    """The database API judging expiry by ``clock``."""
+    return Database.from_connection(gearbox_connection, clock=clock)

@@ -18,16 +18,6 @@ from ._accounts import LEGACY_HASH, FakeClock, code_flow, grant, new_user, redee
 DAY = timedelta(days=1)
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
-    return Database.from_connection(gearbox_connection, clock=clock)
-
-
 def test_a_refresh_family_ends_90_days_after_its_code(timed: Database, clock: FakeClock) -> None:
     """Rotating every 20 days (inside the 30-day refresh lifetime) does not keep a
     family alive past its absolute end: no token outlives it, the last refresh fails."""

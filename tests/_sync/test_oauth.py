@@ -26,17 +26,6 @@ from tests.concurrency import gather
 from ._accounts import REDIRECT, FakeClock, grant, new_client, new_user, pkce_pair, redeem
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
-    """The database API judging expiry by ``clock``."""
-    return Database.from_connection(gearbox_connection, clock=clock)
-
-
 def test_register_and_get_client(db: Database) -> None:
     uris = ["https://a.example/cb", "http://127.0.0.1:8123/cb", "com.example.app:/cb"]
     client = db.oauth.register_client("mcp", redirect_uris=[*uris, uris[0]])

@@ -28,17 +28,6 @@ from ._accounts import (
 )
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
-    """The database API judging expiry by ``clock``."""
-    return Database.from_connection(gearbox_connection, clock=clock)
-
-
 def test_codes_and_tokens_are_stored_as_hashes_only(
     db: Database, gearbox_connection: Connection
 ) -> None:

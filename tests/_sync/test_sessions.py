@@ -16,17 +16,6 @@ from gearbox_db.schema import sessions
 from ._accounts import FakeClock, new_user, stored
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
-    """The database API judging expiry by ``clock``."""
-    return Database.from_connection(gearbox_connection, clock=clock)
-
-
 def _expiry(connection: Connection, token: str) -> list[object]:
     token_hash = hashlib.sha256(token.encode()).hexdigest()
     return stored(connection, sessions.c.expires_at, sessions.c.token_hash == token_hash)
