@@ -115,7 +115,7 @@ def sync_rows(url: str, raw: dict[str, str], runs: int) -> dict[str, Samples]:
 
 async def async_rows(url: str, raw: dict[str, str], runs: int) -> dict[str, Samples]:
     """The hot path through ``AsyncDatabase``."""
-    async with await AsyncDatabase.connect(url) as db:
+    async with AsyncDatabase.connect(url) as db:
         return {
             "sessions.validate": await ameasure(lambda: db.sessions.validate(raw["session"]), runs),
             "api_keys.authenticate": await ameasure(

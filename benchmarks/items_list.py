@@ -150,7 +150,7 @@ def sync_samples(url: str, sql: str, limit: int, runs: int) -> tuple[Samples, Sa
 
 async def async_samples(url: str, sql: str, limit: int, runs: int) -> tuple[Samples, Samples]:
     """Repository vs raw psycopg, async."""
-    db = await AsyncDatabase.connect(url)
+    db = AsyncDatabase.connect(url)
     raw = await psycopg.AsyncConnection.connect(url)
     try:
 

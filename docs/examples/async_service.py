@@ -47,7 +47,7 @@ async def main() -> None:
     url = (sys.argv[1:] or [os.environ.get("DATABASE_URL", "")])[0]
     url = url or embedded.start().ensure_database()
     await migrations.aupgrade(url)  # at startup, before serving
-    async with await AsyncDatabase.connect(url, pool_size=2) as db:
+    async with AsyncDatabase.connect(url, pool_size=2) as db:
         await research_and_buy(db)
 
 

@@ -62,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Startup: migrate, then open the pool; shutdown: close it."""
     url = os.environ["DATABASE_URL"]
     await migrations.aupgrade(url)  # serialised between replicas; a no-op at head
-    async with await AsyncDatabase.connect(url, pool_size=5) as db:
+    async with AsyncDatabase.connect(url, pool_size=5) as db:
         app.state.db = db
         yield
 

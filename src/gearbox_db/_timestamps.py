@@ -79,8 +79,11 @@ class UTCFallbackTimestamptzLoader(Loader):
     """psycopg's text ``timestamptz`` loader, falling back to a UTC conversion of
     its own for local times outside years 1-9999 (the instant itself is inside).
 
-    psycopg makes a loader per result; in a UTC session (the sessions the library
-    opens) that is psycopg's own C loader, untouched: no cost on the hot paths.
+    Every value comes back in UTC, whatever the session's ``TimeZone``: the
+    library relies on no session setting (a transaction pooler may hand each
+    transaction a server session with another one). psycopg makes a loader per
+    result; in a UTC session that is psycopg's own C loader, untouched: no cost
+    on the hot paths.
     """
 
     def __new__(cls, oid: int, context: AdaptContext | None = None) -> Any:
@@ -94,12 +97,14 @@ class UTCFallbackTimestamptzLoader(Loader):
 
     def load(self, data: Buffer) -> datetime:
         try:
-            return self._load(data)  # type: ignore[no-any-return]
+            value: datetime = self._load(data)
         except psycopg.DataError:
-            value = _to_utc(bytes(data))
-            if value is None:
+            utc = _to_utc(bytes(data))
+            if utc is None:
                 raise
-            return value
+            return utc
+        # A session in another time zone (a pooler's, a caller's): records are in UTC.
+        return value.astimezone(UTC)
 
 
 def register_on_driver(driver_connection: Any) -> None:

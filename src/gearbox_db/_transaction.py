@@ -6,14 +6,24 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 import attrs
 import psycopg
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db.errors import GearboxDBError, InvalidStateError, translate
 
-__all__ = ["AsyncConnectionGate", "ConnectionGate", "TransactionState", "translated"]
+__all__ = [
+    "AsyncConnectionGate",
+    "ConnectionGate",
+    "TransactionState",
+    "adriver_connection",
+    "driver_connection",
+    "translated",
+]
 
 
 @attrs.define
@@ -90,3 +100,20 @@ class ConnectionGate:
         """Hold the connection for the block."""
         with self._lock:
             yield
+
+
+async def adriver_connection(connection: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under a SQLAlchemy async connection (begun by SQLAlchemy)."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    if not isinstance(driver, psycopg.AsyncConnection):
+        raise InvalidStateError("gearbox_db needs a SQLAlchemy connection using psycopg 3")
+    return driver
+
+
+def driver_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy connection (begun by SQLAlchemy)."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise InvalidStateError("gearbox_db needs a SQLAlchemy connection using psycopg 3")
+    return driver

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Final
 
 import psycopg
+import psycopg_pool
 import sqlalchemy.exc
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "InvalidStateError",
     "MigrationError",
     "NotFoundError",
+    "StatementTimeoutError",
     "UnavailableError",
     "ValidationError",
     "translate",
@@ -51,6 +53,11 @@ class ConfigurationError(GearboxDBError):
 
 class UnavailableError(GearboxDBError):
     """The database cannot be reached, no connection came in time, or a statement timed out."""
+
+
+class StatementTimeoutError(UnavailableError):
+    """A statement ran longer than ``statement_timeout`` and the server cancelled it
+    (SQLSTATE 57014): the database is up, but too slow for this statement."""
 
 
 class MigrationError(GearboxDBError):
@@ -127,7 +134,7 @@ _BY_SQLSTATE: Final[dict[str, type[GearboxDBError]]] = {
     "42704": MigrationError,  # undefined_object
     "55P03": ConcurrencyError,  # lock_not_available
     "55006": ConcurrencyError,  # object_in_use
-    "57014": UnavailableError,  # query_canceled (statement_timeout)
+    "57014": StatementTimeoutError,  # query_canceled (statement_timeout)
 }
 
 #: Every SQLSTATE class (first two characters), mapped deliberately. Classes not
@@ -196,8 +203,10 @@ def translate(exc: BaseException) -> GearboxDBError:
     """The library error for a driver or SQLAlchemy error (the caller chains ``exc``)."""
     if isinstance(exc, GearboxDBError):
         return exc
-    if isinstance(exc, sqlalchemy.exc.TimeoutError):
+    if isinstance(exc, sqlalchemy.exc.TimeoutError | psycopg_pool.PoolTimeout):
         return UnavailableError(f"no database connection came in time: {exc}")
+    if isinstance(exc, psycopg_pool.PoolClosed):
+        return InvalidStateError("the database was closed: connect again")
     orig = getattr(exc, "orig", None) or exc
     sqlstate = getattr(orig, "sqlstate", None)
     diag = getattr(orig, "diag", None)

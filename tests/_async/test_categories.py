@@ -117,7 +117,7 @@ async def test_delete_racing_an_insert_never_fails_with_a_raw_error(
 ) -> None:
     """Deleting a category while another connection adds an item to it: either the
     item lands in Uncategorized, or the adder gets InvalidReferenceError."""
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         outcomes = {await _race_delete_and_insert(db, f"Racy {n}") for n in range(6)}
         with pytest.raises(NotFoundError):  # every delete went through
             await db.categories.get_by_name("Racy 0")

@@ -191,7 +191,7 @@ async def test_list_validates_its_arguments(db: AsyncDatabase, arguments: dict[s
 
 
 async def test_created_sort_follows_creation_time(gearbox_database_url: str) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         category = await db.categories.create(name="Timeline")
         first = await db.items.create(name="z first", category_id=category.id)
         copy = await db.items.duplicate(first.id)  # its own transaction: a later timestamp

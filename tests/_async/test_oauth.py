@@ -254,7 +254,7 @@ async def test_concurrent_redemptions_of_one_code(
     get AuthorizationError (never a driver error). The others are second
     presentations of a redeemed code, indistinguishable from a replay: they
     revoke the winner's tokens (documented, like racing refreshes)."""
-    async with await AsyncDatabase.connect(gearbox_database_url, pool_size=8) as db:
+    async with AsyncDatabase.connect(gearbox_database_url, pool_size=8) as db:
         user = await new_user(db)
         await new_client(db)
         code, verifier = await grant(db, user)

@@ -90,22 +90,22 @@ async def _race(db: AsyncDatabase, revocation: Revocation) -> None:
 async def test_reuse_detection_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         await _race(db, _reuse)
 
 
 async def test_revoke_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         await _race(db, _revoke)
 
 
 async def test_revoke_client_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         await _race(db, _revoke_client)
 
 
 async def test_password_change_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         await _race(db, _change_password)

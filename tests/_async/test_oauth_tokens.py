@@ -162,7 +162,7 @@ async def test_concurrent_refreshes_with_one_token(gearbox_database_url: str) ->
     """Exactly one of simultaneous refreshes rotates; the others see a rotated
     token, which is reuse: the family is revoked (documented behaviour)."""
     contenders = 4
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         _, first = await code_flow(db)
         barrier = asyncio.Barrier(contenders)
 

@@ -43,7 +43,7 @@ async def _add(
 async def test_concurrent_replacements_never_mix(gearbox_database_url: str) -> None:
     """Two connections replace one setup's list at once: the result is one of
     the two lists, never a mix (the lists overlap, so a mix would show)."""
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         items = await _items(db, 6)
         setup = await db.setups.create(name="Contested")
         first: dict[int, Classification] = dict.fromkeys(items[:4], "base")
@@ -67,7 +67,7 @@ async def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: st
     """Adding an item while another connection replaces the list with one that
     holds it: the replacement always succeeds; the adder either ran first (its
     entry is then replaced) or gets ConflictError."""
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         x, y = await _items(db, 2)
         setup = await db.setups.create(name="Racy")
         wanted: dict[int, Classification] = {x: "base", y: "consumable"}
@@ -84,7 +84,7 @@ async def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: st
 
 
 async def test_concurrent_adds_of_one_item_one_wins(gearbox_database_url: str) -> None:
-    async with await AsyncDatabase.connect(gearbox_database_url) as db:
+    async with AsyncDatabase.connect(gearbox_database_url) as db:
         [item] = await _items(db, 1)
         for round_ in range(3):
             setup = await db.setups.create(name=f"Twice {round_}")

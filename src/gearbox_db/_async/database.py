@@ -13,11 +13,19 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any, Self
 
+import psycopg
+from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gearbox_db import _timestamps
-from gearbox_db._async.executor import AsyncExecutor, AsyncScope, async_fixed_scope
+from gearbox_db._async.executor import (
+    AsyncExecutor,
+    AsyncLink,
+    AsyncScope,
+    aexecute,
+    async_fixed_scope,
+)
 from gearbox_db._async.repositories.api_keys import AsyncApiKeyRepository
 from gearbox_db._async.repositories.categories import AsyncCategoryRepository
 from gearbox_db._async.repositories.items import AsyncItemRepository
@@ -27,12 +35,13 @@ from gearbox_db._async.repositories.settings import AsyncSettingRepository
 from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
-from gearbox_db._engine import engine_options, session_url
+from gearbox_db._async.scopes import AsyncPoolScope, async_engine_scope, async_nested_scope
+from gearbox_db._connect import connect_settings
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
-from gearbox_db._transaction import AsyncConnectionGate, TransactionState, translated
-from gearbox_db._url import to_sqlalchemy_url
-from gearbox_db.errors import InvalidStateError
+from gearbox_db._queries._compiled import Bound
+from gearbox_db._transaction import TransactionState, translated
+from gearbox_db.errors import ConfigurationError, InvalidStateError
 
 
 class _AsyncRepositories:
@@ -90,134 +99,176 @@ class _AsyncRepositories:
 class AsyncTransaction(_AsyncRepositories):
     """Several operations in one database transaction (see :meth:`AsyncDatabase.transaction`)."""
 
-    def __init__(self, connection: AsyncConnection, clock: Clock | None = None) -> None:
-        self._connection = connection
+    def __init__(self, link: AsyncLink, clock: Clock | None = None) -> None:
+        self._link = link
         self._clock = clock
         self._state = TransactionState()
-        self._executor = AsyncExecutor(async_fixed_scope(connection), self._state)
+        self._executor = AsyncExecutor(async_fixed_scope(link), self._state)
+        self._savepoints = 0
+
+    async def _command(self, sql: str) -> None:
+        with translated(self._state):
+            await aexecute(self._link, Bound(sql, {}))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[Self]:
         """A savepoint: an error inside the block undoes only the block, and the
         transaction stays usable (for expected errors such as a duplicate name)."""
-        with translated(self._state):
-            nested = await self._connection.begin_nested()
+        self._savepoints += 1
+        name = f"gearbox_db_{self._savepoints}"
+        await self._command(f"SAVEPOINT {name}")
         try:
             yield self
         except BaseException:
             self._state.failure = None
-            with translated(self._state):
-                await nested.rollback()
+            await self._command(f"ROLLBACK TO SAVEPOINT {name}")
             raise
-        with translated(self._state):
-            await nested.commit()
+        await self._command(f"RELEASE SAVEPOINT {name}")
 
 
 class AsyncDatabase(_AsyncRepositories):
     """The GearBox database: a pool of connections and the repositories.
 
     Create it with :meth:`connect` (it then owns its pool), :meth:`from_engine`
-    (around an engine the service owns) or :meth:`from_connection`. No I/O
-    happens until the first operation.
+    (around a SQLAlchemy engine the service owns) or :meth:`from_connection`.
+    Creating it does no I/O: the pool opens at the first operation, or at
+    ``async with`` / :meth:`open`.
     """
 
     def __init__(
         self,
-        begin: AsyncScope,
-        engine: AsyncEngine | None,
+        scope: AsyncScope,
         *,
-        owns_engine: bool,
+        pool: AsyncPoolScope | None = None,
+        engine: AsyncEngine | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._begin = begin
+        self._scope = scope
+        self._pool = pool
         self._engine = engine
-        self._owns_engine = owns_engine
         self._clock = clock
-        self._executor = AsyncExecutor(begin)
+        self._executor = AsyncExecutor(scope)
 
     @classmethod
-    async def connect(
+    def connect(
         cls,
         url: str | URL,
         *,
         pool_size: int = 5,
         max_overflow: int = 10,
         pool_timeout: float = 10.0,
+        max_idle: float = 300.0,
+        connect_timeout: float = 5.0,
         statement_timeout: float | None = None,
+        prepared_statements: bool = True,
         application_name: str = "gearbox_db",
         clock: Clock | None = None,
-        **engine_kwargs: Any,
     ) -> AsyncDatabase:
-        """A database with its own connection pool, for ``url`` (``postgresql://...``).
+        """A database with its own psycopg connection pool, for ``url`` (``postgresql://...``).
 
-        ``pool_timeout`` is how long an operation waits for a free connection
-        before :class:`~gearbox_db.errors.UnavailableError`; connections are
-        checked before use (a restarted server does not break the next call);
-        sessions run in UTC (settings in the URL's ``options`` are kept);
-        ``statement_timeout`` (seconds) cancels statements that run longer;
-        ``clock`` (a function returning an aware ``datetime``) judges expiry of
-        sessions, codes and tokens instead of the database's ``now()`` (tests
-        inject one rather than sleeping). Other keyword arguments go to
-        SQLAlchemy's ``create_async_engine``.
+        No I/O happens here. The pool keeps ``pool_size`` connections and
+        opens up to ``max_overflow`` more under load, closing those after
+        ``max_idle`` seconds unused. An operation waits at most
+        ``pool_timeout`` for a connection, then raises
+        :class:`~gearbox_db.errors.UnavailableError`; a connection idle for
+        over a second is checked before use. ``connect_timeout`` bounds each
+        connection attempt; ``statement_timeout`` (seconds) cancels longer
+        statements (:class:`~gearbox_db.errors.StatementTimeoutError`) and
+        bounds the wait for a server that stopped answering to
+        ``statement_timeout`` + 1 s. ``prepared_statements=False`` turns
+        server-side prepared statements off: needed behind a transaction
+        pooler without prepared-statement support (PgBouncer before 1.21, or
+        ``max_prepared_statements = 0``). ``clock`` (a function returning an
+        aware ``datetime``) judges expiry of sessions, codes and tokens instead
+        of the database's ``now()`` (tests inject one rather than sleeping).
         """
-        options = engine_options(
+        settings = connect_settings(
+            url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
+            max_idle=max_idle,
+            connect_timeout=connect_timeout,
+            statement_timeout=statement_timeout,
             application_name=application_name,
+            prepared_statements=prepared_statements,
         )
-        target = session_url(to_sqlalchemy_url(url), statement_timeout=statement_timeout)
-        engine = create_async_engine(target, **{**options, **engine_kwargs})
-        protect_logs(engine)
-        _timestamps.listen_on(engine, existing=False)
-        return cls(engine.begin, engine, owns_engine=True, clock=clock)
+        pool = AsyncPoolScope(settings)
+        return cls(pool, pool=pool, clock=clock)
 
     @classmethod
     def from_engine(cls, engine: AsyncEngine, *, clock: Clock | None = None) -> AsyncDatabase:
-        """A database on an engine the caller owns (and disposes of).
+        """A database on a SQLAlchemy engine (psycopg 3) the caller owns (and disposes of).
 
-        Its logs leave out password and token hashes (found in result rows);
-        create it with ``hide_parameters=True`` to keep statement parameters
-        out of logs and error messages too. Its connections load
-        ``timestamptz`` values as :mod:`gearbox_db._timestamps` says.
+        Each operation runs in a transaction of the engine's, committed by
+        SQLAlchemy. Its logs leave out password and token hashes; create it
+        with ``hide_parameters=True`` to keep statement parameters out of
+        SQLAlchemy's logs too. Its connections load ``timestamptz`` values as
+        :mod:`gearbox_db._timestamps` says.
         """
         protect_logs(engine)
         _timestamps.listen_on(engine, existing=True)
-        return cls(engine.begin, engine, owns_engine=False, clock=clock)
+        return cls(async_engine_scope(engine), engine=engine, clock=clock)
 
     @classmethod
     def from_connection(
-        cls, connection: AsyncConnection, *, clock: Clock | None = None
+        cls,
+        connection: AsyncConnection | psycopg.AsyncConnection[Any],
+        *,
+        clock: Clock | None = None,
     ) -> AsyncDatabase:
-        """A database on one connection the caller owns, inside the caller's transaction.
+        """A database on one connection the caller owns: a SQLAlchemy connection
+        (psycopg 3) or a psycopg one.
 
         Each operation, and each :meth:`transaction`, runs in a savepoint of
-        that transaction; nothing is committed. Operations started at the same
-        time (concurrent requests of an app under test) run one after the
-        other, a connection being able to do one thing at a time. Meant for
-        tests (roll the caller's transaction back afterwards) and for joining
-        a service's own transaction. Timestamps read correctly in any session
-        time zone (:mod:`gearbox_db._timestamps`; registered on the connection).
+        the caller's transaction (on a psycopg connection outside a
+        transaction: in a transaction of its own, psycopg's
+        ``connection.transaction()``); nothing else is committed. Operations
+        started at the same time (concurrent requests of an app under test)
+        run one after the other, a connection being able to do one thing at
+        a time. Meant for tests (roll the caller's transaction back
+        afterwards) and for joining a service's own transaction. Timestamps
+        read in UTC whatever the session's time zone.
         """
-        _timestamps.register_on(connection)
-        return cls(_nested_scope(connection), None, owns_engine=False, clock=clock)
+        if isinstance(connection, psycopg.AsyncConnection):
+            _timestamps.register_on_driver(connection)
+        elif isinstance(connection, AsyncConnection):
+            _timestamps.register_on(connection)
+        else:
+            raise ConfigurationError(
+                "from_connection takes a SQLAlchemy or psycopg async connection, "
+                f"got {type(connection).__name__}"
+            )
+        return cls(async_nested_scope(connection), clock=clock)
 
     @property
     def engine(self) -> AsyncEngine | None:
-        """The SQLAlchemy engine underneath (``None`` for :meth:`from_connection`)."""
+        """The SQLAlchemy engine of :meth:`from_engine` (``None`` otherwise)."""
         return self._engine
+
+    @property
+    def pool(self) -> AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None:
+        """The psycopg pool of :meth:`connect` (``None`` otherwise)."""
+        return None if self._pool is None else self._pool.pool
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncTransaction]:
         """Several operations in one transaction: committed when the block ends
         normally, rolled back when it raises."""
-        return _transaction(self._begin, self._clock)
+        return _transaction(self._scope, self._clock)
+
+    async def open(self) -> None:
+        """Start the pool now rather than at the first operation (:meth:`connect` only)."""
+        if self._pool is not None:
+            await self._pool.open()
 
     async def close(self) -> None:
-        """Close the pool's connections (only when this object created the pool)."""
-        if self._owns_engine and self._engine is not None:
-            await self._engine.dispose()
+        """Close the pool's connections (only when this object created the pool);
+        using the database afterwards raises InvalidStateError."""
+        if self._pool is not None:
+            await self._pool.close()
 
     async def __aenter__(self) -> Self:
+        await self.open()
         return self
 
     async def __aexit__(
@@ -229,22 +280,11 @@ class AsyncDatabase(_AsyncRepositories):
         await self.close()
 
 
-def _nested_scope(connection: AsyncConnection) -> AsyncScope:
-    gate = AsyncConnectionGate()
-
-    @asynccontextmanager
-    async def scope() -> AsyncIterator[AsyncConnection]:
-        async with gate.hold(), connection.begin_nested():
-            yield connection
-
-    return scope
-
-
 @asynccontextmanager
-async def _transaction(begin: AsyncScope, clock: Clock | None) -> AsyncIterator[AsyncTransaction]:
+async def _transaction(scope: AsyncScope, clock: Clock | None) -> AsyncIterator[AsyncTransaction]:
     with translated():
-        async with begin() as connection:
-            transaction = AsyncTransaction(connection, clock)
+        async with scope(True) as link:
+            transaction = AsyncTransaction(link, clock)
             yield transaction
             if transaction._state.failure is not None:
                 # The server aborted the transaction; committing would silently

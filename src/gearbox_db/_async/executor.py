@@ -1,29 +1,76 @@
-"""Runs the statements of the repositories, and turns driver errors into ours.
+"""Runs the statements of the repositories on psycopg, and turns driver errors into ours.
 
-An executor gets its connection from a *scope*: for a ``Database`` each
-call opens a pooled connection and a transaction committed at its end; for
-a ``Transaction`` every call runs on the transaction's one connection. The
-repositories neither know nor care which.
+An executor gets its connection from a *scope* (:mod:`gearbox_db._async.scopes`):
+for a ``Database`` each call takes a pooled connection, one statement running
+in autocommit; for a ``Transaction`` every call runs on the transaction's one
+connection. The repositories neither know nor care which.
+
+A scope may hand over statements still to send (``BEGIN``, a transaction's
+``statement_timeout``): they go in one pipelined flight with the next
+statement, so they cost no round trip of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import (
-    AbstractAsyncContextManager,
-    AbstractContextManager,
-    asynccontextmanager,
-)
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager
 from typing import Any
 
 import attrs
-from sqlalchemy import Executable
-from sqlalchemy.ext.asyncio import AsyncConnection
+import psycopg
 
+from gearbox_db._deadline import arm
 from gearbox_db._queries._common import AnyRow
+from gearbox_db._queries._compiled import Bound, Statement, bind
 from gearbox_db._transaction import TransactionState, translated
+from gearbox_db.errors import UnavailableError
 
-AsyncScope = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+__all__ = ["AsyncExecutor", "AsyncLink", "AsyncScope", "aexecute", "async_fixed_scope"]
+
+
+@attrs.define(slots=True)
+class AsyncLink:
+    """A connection lent by a scope, and the statements to send before the next one."""
+
+    connection: psycopg.AsyncConnection[Any]
+    pending: list[Bound] = attrs.Factory(list)
+    #: Client-side deadline of each statement (seconds), ``None`` for none.
+    deadline: float | None = None
+
+
+#: Lends a connection for one operation; ``True`` asks for a transaction.
+AsyncScope = Callable[[bool], AbstractAsyncContextManager[AsyncLink]]
+
+
+async def _send(link: AsyncLink, bound: Bound) -> psycopg.AsyncCursor[Any]:
+    connection = link.connection
+    if not link.pending:
+        return await connection.execute(bound.sql, bound.params)
+    async with connection.pipeline():
+        for before in link.pending:
+            await connection.execute(before.sql, before.params)
+        link.pending.clear()
+        return await connection.execute(bound.sql, bound.params)
+
+
+async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor[Any]:
+    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
+    bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+    seconds = link.deadline
+    if seconds is None:
+        return await _send(link, bound)
+    deadline = arm(link.connection.pgconn.socket, seconds)
+    try:
+        return await _send(link, bound)
+    except psycopg.OperationalError as exc:
+        if deadline.expired:
+            raise UnavailableError(
+                f"the database server did not answer within {seconds:g} s "
+                "(statement_timeout plus a margin); the connection was closed"
+            ) from exc
+        raise
+    finally:
+        deadline.disarm()
 
 
 @attrs.define
@@ -36,58 +83,42 @@ class AsyncExecutor:
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)
 
-    async def all(self, statement: Executable) -> Sequence[AnyRow]:
-        """All rows of ``statement``."""
+    async def all(self, statement: Statement) -> Sequence[AnyRow]:
+        """All rows of ``statement``, as tuples."""
         with self._translated():
-            async with self._scope() as connection:
-                return (await connection.execute(statement)).all()
+            async with self._scope(False) as link:
+                return await (await aexecute(link, statement)).fetchall()
 
-    async def tuples(self, statement: Executable) -> Sequence[tuple[Any, ...]]:
-        """All rows of ``statement`` as the driver's plain tuples.
-
-        Skips SQLAlchemy's per-row work (a ``Row`` object per row, result
-        processors): for the hot listings, whose column types (text, numbers,
-        timestamps) psycopg already returns as the Python values we want.
-        """
-        with self._translated():
-            async with self._scope() as connection:
-                result = await connection.execute(statement)
-                try:
-                    return result.cursor.fetchall()
-                finally:
-                    result.close()
-
-    async def first(self, statement: Executable) -> AnyRow | None:
+    async def first(self, statement: Statement) -> AnyRow | None:
         """The first row of ``statement``, or ``None``."""
         with self._translated():
-            async with self._scope() as connection:
-                return (await connection.execute(statement)).first()
+            async with self._scope(False) as link:
+                return await (await aexecute(link, statement)).fetchone()
 
-    async def scalar(self, statement: Executable) -> Any:
+    async def scalar(self, statement: Statement) -> Any:
         """The first column of the first row of ``statement`` (``None`` if no row)."""
-        with self._translated():
-            async with self._scope() as connection:
-                return (await connection.execute(statement)).scalar()
+        row = await self.first(statement)
+        return None if row is None else row[0]
 
-    async def rowcount(self, statement: Executable) -> int:
+    async def rowcount(self, statement: Statement) -> int:
         """Number of rows ``statement`` (an UPDATE or DELETE) touched."""
         with self._translated():
-            async with self._scope() as connection:
-                return int((await connection.execute(statement)).rowcount)
+            async with self._scope(False) as link:
+                return (await aexecute(link, statement)).rowcount
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[AsyncExecutor]:
         """Several statements in one transaction (the transaction's own, if already in one)."""
         with self._translated():
-            async with self._scope() as connection:
-                yield AsyncExecutor(async_fixed_scope(connection), self._state)
+            async with self._scope(True) as link:
+                yield AsyncExecutor(async_fixed_scope(link), self._state)
 
 
-def async_fixed_scope(connection: AsyncConnection) -> AsyncScope:
-    """A scope that always yields ``connection`` (already inside a transaction)."""
+def async_fixed_scope(link: AsyncLink) -> AsyncScope:
+    """A scope that always lends ``link`` (already inside a transaction)."""
 
     @asynccontextmanager
-    async def scope() -> AsyncIterator[AsyncConnection]:
-        yield connection
+    async def scope(atomic: bool) -> AsyncIterator[AsyncLink]:
+        yield link
 
     return scope

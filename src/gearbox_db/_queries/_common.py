@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, TypeAlias, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, DateTime, FromClause, Row, func, literal
+from sqlalchemy import ColumnElement, DateTime, FromClause, func, literal
 
 from gearbox_db.errors import NotFoundError, ValidationError
 
@@ -33,8 +33,8 @@ _R = TypeVar("_R")
 #: the database's own ``now()``.
 Clock: TypeAlias = Callable[[], datetime]
 
-#: A result row of any width (``Row[Any]`` would mean a row of one column).
-AnyRow: TypeAlias = "Row[*tuple[Any, ...]]"
+#: A result row of any width: psycopg's plain tuple.
+AnyRow: TypeAlias = tuple[Any, ...]
 
 
 class Unset:

@@ -1,4 +1,4 @@
-"""Statements and mappers of the setups repository (totals: :mod:`.totals`).
+r"""Statements and mappers of the setups repository (totals: :mod:`.totals`).
 
 Every statement that changes a setup's entries runs after :func:`lock` (or
 :func:`touch`, for ``replace_items``) in the same transaction, in a statement
@@ -7,9 +7,9 @@ started after the lock was granted sees what the previous holder committed.
 Adding, removing and reclassifying an entry also move the setup's
 ``updated_at`` (in the same statement, only when something changed).
 
-The large selects are built once, with bound parameters, and each call binds
-its values with ``.params()`` (see :mod:`.totals`); small DML statements are
-built per call.
+Statements of fixed shape are :class:`~._compiled.Template`\ s: built and
+compiled once, with bound parameters, each call binding its values; small
+DML statements are built per call.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from sqlalchemy import update as update_
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries import totals as t
 from gearbox_db._queries._common import AnyRow, columns_for, found, row_to
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import (
     CategoryTotals,
@@ -173,15 +174,15 @@ def _detail() -> Select[Any]:
     )
 
 
-_DETAIL: Final = _detail()
+_DETAIL: Final = Template(_detail)
 
 
-def detail(setup_id: int) -> Select[Any]:
+def detail(setup_id: int) -> Bound:
     """The setup, each entry (item data, classification) by category name then
     item name, and beside each the setup's and its category's totals (window
     aggregates): one query, so entries and totals come from one snapshot.
     A setup without entries gives one row of NULL entry columns."""
-    return _DETAIL.params(setup_id=_setup_id(setup_id))
+    return _DETAIL(setup_id=_setup_id(setup_id))
 
 
 def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
@@ -202,12 +203,14 @@ def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
     return SetupDetail(Setup(*first[:_ITEM_AT]), entries, totals)
 
 
-_LOCK: Final = select(s.id).where(s.id == _SETUP_ID).with_for_update(key_share=True)
+_LOCK: Final = Template(
+    lambda: select(s.id).where(s.id == _SETUP_ID).with_for_update(key_share=True)
+)
 
 
-def lock(setup_id: int) -> Select[Any]:
+def lock(setup_id: int) -> Bound:
     """The setup's id, its row locked against other writers of its entries."""
-    return _LOCK.params(setup_id=_setup_id(setup_id))
+    return _LOCK(setup_id=_setup_id(setup_id))
 
 
 def to_setup_id(value: int | None, setup_id: int) -> int:
@@ -245,28 +248,38 @@ _ITEM_ID: Final = bindparam("item_id", type_=BigInteger)
 _CLASSIFICATION: Final = bindparam("classification", type_=Text)
 _RETURNED: Final = (si.setup_id, si.item_id, si.classification)
 _ENTRY: Final = (si.setup_id == _SETUP_ID) & (si.item_id == _ITEM_ID)
-_ADD: Final = _entry_of(
-    insert_(setup_items).values(
-        setup_id=_SETUP_ID, item_id=_ITEM_ID, classification=_CLASSIFICATION
+_ADD: Final = Template(
+    lambda: _entry_of(
+        insert_(setup_items).values(
+            setup_id=_SETUP_ID, item_id=_ITEM_ID, classification=_CLASSIFICATION
+        )
     )
 )
-_SET: Final = _entry_of(update_(setup_items).where(_ENTRY).values(classification=_CLASSIFICATION))
-_REMOVED: Final = delete_(setup_items).where(_ENTRY).returning(*_RETURNED).cte("changed")
-_REMOVE: Final = select(_REMOVED.c.item_id).add_cte(_touching(_REMOVED))
+_SET: Final = Template(
+    lambda: _entry_of(update_(setup_items).where(_ENTRY).values(classification=_CLASSIFICATION))
+)
+
+
+def _remove() -> Select[Any]:
+    removed = delete_(setup_items).where(_ENTRY).returning(*_RETURNED).cte("changed")
+    return select(removed.c.item_id).add_cte(_touching(removed))
+
+
+_REMOVE: Final = Template(_remove)
 
 
 def _entry(setup_id: int, item_id: int, **more: object) -> dict[str, object]:
     return {"setup_id": _setup_id(setup_id), "item_id": v.identifier(item_id, "item_id"), **more}
 
 
-def add_item(setup_id: int, item_id: int, classification: str) -> Select[Any]:
+def add_item(setup_id: int, item_id: int, classification: str) -> Bound:
     """Add an entry to a (locked) setup; returns the entry."""
-    return _ADD.params(_entry(setup_id, item_id, classification=_classification(classification)))
+    return _ADD(**_entry(setup_id, item_id, classification=_classification(classification)))
 
 
-def set_classification(setup_id: int, item_id: int, classification: str) -> Select[Any]:
+def set_classification(setup_id: int, item_id: int, classification: str) -> Bound:
     """Reclassify an entry of a (locked) setup; returns the entry (no row if none)."""
-    return _SET.params(_entry(setup_id, item_id, classification=_classification(classification)))
+    return _SET(**_entry(setup_id, item_id, classification=_classification(classification)))
 
 
 def entry_changed(row: AnyRow | None, setup_id: int, item_id: int) -> SetupEntry:
@@ -275,9 +288,9 @@ def entry_changed(row: AnyRow | None, setup_id: int, item_id: int) -> SetupEntry
     return SetupEntry(Item(*entry[:-1]), entry[-1])
 
 
-def remove_item(setup_id: int, item_id: int) -> Select[Any]:
+def remove_item(setup_id: int, item_id: int) -> Bound:
     """Remove an entry of a (locked) setup; returns the item id (no row if none)."""
-    return _REMOVE.params(_entry(setup_id, item_id))
+    return _REMOVE(**_entry(setup_id, item_id))
 
 
 def removed(item_id: int | None, setup_id: int, requested: int) -> None:

@@ -49,6 +49,7 @@ from sqlalchemy import (
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, found
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db.records import CategoryTotals, SetupTotals
 from gearbox_db.schema import CLASSIFICATIONS, categories, items, setup_items, setups
 
@@ -171,14 +172,14 @@ def _setup_totals() -> Select[Any]:
     )
 
 
-_SETUP_TOTALS: Final = _setup_totals()
+_SETUP_TOTALS: Final = Template(_setup_totals)
 
 
-def setup_totals(setup_id: int) -> Select[Any]:
+def setup_totals(setup_id: int) -> Bound:
     """The totals of one setup (first row) and of each category of its entries
     (following rows, by category name), in one query; no row if the setup
     does not exist."""
-    return _SETUP_TOTALS.params(setup_id=v.identifier(setup_id, "setup_id"))
+    return _SETUP_TOTALS(setup_id=v.identifier(setup_id, "setup_id"))
 
 
 def to_totals(rows: Sequence[AnyRow], setup_id: int) -> SetupTotals:

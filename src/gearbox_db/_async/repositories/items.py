@@ -85,7 +85,7 @@ class AsyncItemRepository:
             cursor=cursor,
             include_total=include_total,
         )
-        return pages.to_page(await self._x.tuples(pages.page(request)), request)
+        return pages.to_page(await self._x.all(pages.page(request)), request)
 
     async def update(
         self,

@@ -87,7 +87,7 @@ class ItemRepository:
             cursor=cursor,
             include_total=include_total,
         )
-        return pages.to_page(self._x.tuples(pages.page(request)), request)
+        return pages.to_page(self._x.all(pages.page(request)), request)
 
     def update(
         self,

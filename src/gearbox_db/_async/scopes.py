@@ -1,0 +1,161 @@
+"""Where a ``Database``'s operations get their connection (async source of the sync twin).
+
+* :class:`AsyncPoolScope`: a ``psycopg_pool`` pool the database owns. One
+  statement runs in autocommit: one round trip. A transaction's ``BEGIN``
+  (and its ``statement_timeout``) wait to go out with its first statement.
+* :func:`async_engine_scope`: a SQLAlchemy engine the service owns, its
+  transaction committed by SQLAlchemy.
+* :func:`async_nested_scope`: one connection the caller owns, every
+  operation in a savepoint of the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gearbox_db import _timestamps
+from gearbox_db._async.executor import AsyncLink, AsyncScope, aexecute
+from gearbox_db._connect import BEGIN, COMMIT, PROBE_AFTER, ROLLBACK, ConnectSettings
+from gearbox_db._deadline import arm
+from gearbox_db._transaction import AsyncConnectionGate, adriver_connection
+from gearbox_db.errors import InvalidStateError, UnavailableError
+
+__all__ = ["AsyncPoolScope", "async_engine_scope", "async_nested_scope"]
+
+_LAST_USE = "_gearbox_db_last_use"
+
+
+async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
+    _timestamps.register_on_driver(connection)
+
+
+async def _finish(link: AsyncLink, failed: bool) -> None:
+    """End the transaction of an atomic block: COMMIT, or ROLLBACK after an error."""
+    if link.pending:  # BEGIN never went out: nothing to end
+        return
+    if not failed:
+        await aexecute(link, COMMIT)
+        return
+    # The block's own error is the one to report; a broken connection, the pool discards.
+    if not link.connection.broken:
+        with suppress(psycopg.Error):
+            await aexecute(link, ROLLBACK)
+
+
+class AsyncPoolScope:
+    """Lends connections of a pool this database owns (opened at first use)."""
+
+    def __init__(self, settings: ConnectSettings) -> None:
+        self.settings = settings
+        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            settings.conninfo, configure=_configure, **settings.pool_kwargs()
+        )
+        self._closed = False
+        self._failed_at = 0.0
+        setting = settings.timeout_setting
+        self._single = [] if setting is None else [setting]
+        self._atomic = [BEGIN] if setting is None else [BEGIN, setting]
+
+    async def open(self) -> None:
+        """Start the pool (connections are made in the background)."""
+        if self._closed:
+            raise InvalidStateError("the database was closed: connect again")
+        await self.pool.open()
+
+    async def close(self) -> None:
+        """Close the pool and every connection; later operations raise InvalidStateError."""
+        self._closed = True
+        await self.pool.close()
+
+    def _stale(self, connection: psycopg.AsyncConnection[Any]) -> bool:
+        last_use: float = getattr(connection, _LAST_USE, 0.0)
+        return last_use < self._failed_at or time.monotonic() - last_use > PROBE_AFTER
+
+    async def _alive(self, connection: psycopg.AsyncConnection[Any], seconds: float) -> bool:
+        deadline = arm(connection.pgconn.socket, seconds)
+        try:
+            await connection.execute("")
+        except psycopg.Error:
+            self._failed_at = time.monotonic()
+            return False
+        finally:
+            deadline.disarm()
+        return True
+
+    async def _acquire(self) -> psycopg.AsyncConnection[Any]:
+        if self.pool.closed:
+            await self.open()
+        give_up = time.monotonic() + self.settings.pool_timeout
+        while True:
+            left = give_up - time.monotonic()
+            connection = await self.pool.getconn(max(0.0, left))
+            if not self._stale(connection):
+                return connection
+            probe = min(self.settings.connect_timeout, max(0.05, give_up - time.monotonic()))
+            if await self._alive(connection, probe):
+                return connection
+            await self.pool.putconn(connection)  # broken: the pool replaces it
+            if time.monotonic() >= give_up:
+                raise UnavailableError(
+                    f"no working database connection within pool_timeout "
+                    f"({self.settings.pool_timeout:g} s)"
+                )
+
+    @asynccontextmanager
+    async def __call__(self, atomic: bool) -> AsyncIterator[AsyncLink]:
+        connection = await self._acquire()
+        link = AsyncLink(
+            connection, list(self._atomic if atomic else self._single), self.settings.deadline
+        )
+        failed = True
+        try:
+            yield link
+            failed = False
+        finally:
+            try:
+                if atomic:
+                    await _finish(link, failed)
+            finally:
+                await self._release(connection)
+
+    async def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        if connection.broken:
+            self._failed_at = time.monotonic()  # the others may be broken too: probe them
+        else:
+            setattr(connection, _LAST_USE, time.monotonic())
+        await self.pool.putconn(connection)
+
+
+def async_engine_scope(engine: AsyncEngine) -> AsyncScope:
+    """A scope on a SQLAlchemy engine: each operation in a transaction SQLAlchemy commits."""
+
+    @asynccontextmanager
+    async def scope(atomic: bool) -> AsyncIterator[AsyncLink]:
+        async with engine.begin() as connection:
+            yield AsyncLink(await adriver_connection(connection))
+
+    return scope
+
+
+def async_nested_scope(connection: AsyncConnection | psycopg.AsyncConnection[Any]) -> AsyncScope:
+    """A scope on one connection: each operation in a savepoint, one at a time."""
+    gate = AsyncConnectionGate()
+
+    @asynccontextmanager
+    async def scope(atomic: bool) -> AsyncIterator[AsyncLink]:
+        async with gate.hold():
+            if isinstance(connection, psycopg.AsyncConnection):
+                async with connection.transaction():
+                    yield AsyncLink(connection)
+            else:
+                async with connection.begin_nested():
+                    yield AsyncLink(await adriver_connection(connection))
+
+    return scope
