@@ -23,7 +23,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 
 from gearbox_db import (
     ConflictError,
@@ -83,18 +83,23 @@ def test_a_nul_is_a_validation_error(
 
 @contextmanager
 def _statements(connection: Connection) -> Iterator[list[str]]:
-    """The statements run on ``connection`` in the block (savepoint commands left out)."""
+    """The statements the library runs on ``connection``'s psycopg connection in the
+    block (savepoint commands left out): its ``execute`` is wrapped for the block."""
+    driver: Any = connection.connection.driver_connection
     seen: list[str] = []
+    original = driver.execute
 
-    def record(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
-            seen.append(statement)
+    def record(query: Any, *args: Any, **kwargs: Any) -> Any:
+        text = str(query)
+        if not text.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO")):
+            seen.append(text)
+        return original(query, *args, **kwargs)
 
-    event.listen(connection, "before_cursor_execute", record)
+    driver.execute = record
     try:
         yield seen
     finally:
-        event.remove(connection, "before_cursor_execute", record)
+        del driver.execute
 
 
 def test_totals_take_one_query_whatever_the_number_of_setups(

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import attrs
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from gearbox_db._queries._compiled import Bound
@@ -26,8 +27,6 @@ __all__ = ["BEGIN", "COMMIT", "ROLLBACK", "ConnectSettings", "connect_settings"]
 #: Extra seconds the client waits, beyond ``statement_timeout``, before it
 #: gives up on a server that does not answer (see :mod:`._deadline`).
 DEADLINE_MARGIN: Final = 1.0
-#: A connection idle longer than this is probed before use (HikariCP: 0.5 s).
-PROBE_AFTER: Final = 1.0
 
 BEGIN: Final = Bound("BEGIN", {})
 COMMIT: Final = Bound("COMMIT", {})
@@ -84,8 +83,22 @@ class ConnectSettings:
 
 
 def _conninfo(url: str | URL) -> str:
+    """A libpq conninfo string for ``url`` (keywords, so nothing is re-encoded)."""
     parsed = to_sqlalchemy_url(url)
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    params: dict[str, Any] = {
+        key: ",".join(value) if isinstance(value, tuple) else value
+        for key, value in parsed.query.items()
+    }
+    for key, value in (
+        ("host", parsed.host),
+        ("port", parsed.port),
+        ("user", parsed.username),
+        ("password", parsed.password),
+        ("dbname", parsed.database),
+    ):
+        if value is not None:
+            params[key] = value
+    return make_conninfo("", **params)
 
 
 def connect_settings(

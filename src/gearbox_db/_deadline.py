@@ -16,12 +16,13 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
+import select
 import socket
 import threading
 import time
 from typing import Final
 
-__all__ = ["Deadline", "arm"]
+__all__ = ["Deadline", "arm", "readable"]
 
 
 class Deadline:
@@ -108,3 +109,16 @@ _WATCHDOG: Final = _Watchdog()
 def arm(fd: int, seconds: float) -> Deadline:
     """Shut the socket ``fd`` down in ``seconds`` unless disarmed before."""
     return _WATCHDOG.arm(fd, seconds)
+
+
+def readable(fd: int) -> bool:
+    """Whether the socket ``fd`` has something to read (or was closed), without waiting.
+
+    An idle PostgreSQL connection has nothing to read; one the server ended
+    (restart, ``pg_terminate_backend``) has its goodbye or the end of the stream.
+    """
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])

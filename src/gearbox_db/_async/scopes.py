@@ -22,14 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gearbox_db import _timestamps
 from gearbox_db._async.executor import AsyncLink, AsyncScope, aexecute
-from gearbox_db._connect import BEGIN, COMMIT, PROBE_AFTER, ROLLBACK, ConnectSettings
-from gearbox_db._deadline import arm
+from gearbox_db._connect import BEGIN, COMMIT, ROLLBACK, ConnectSettings
+from gearbox_db._deadline import arm, readable
 from gearbox_db._transaction import AsyncConnectionGate, adriver_connection
 from gearbox_db.errors import InvalidStateError, UnavailableError
 
 __all__ = ["AsyncPoolScope", "async_engine_scope", "async_nested_scope"]
-
-_LAST_USE = "_gearbox_db_last_use"
 
 
 async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -58,7 +56,6 @@ class AsyncPoolScope:
             settings.conninfo, configure=_configure, **settings.pool_kwargs()
         )
         self._closed = False
-        self._failed_at = 0.0
         setting = settings.timeout_setting
         self._single = [] if setting is None else [setting]
         self._atomic = [BEGIN] if setting is None else [BEGIN, setting]
@@ -74,16 +71,18 @@ class AsyncPoolScope:
         self._closed = True
         await self.pool.close()
 
-    def _stale(self, connection: psycopg.AsyncConnection[Any]) -> bool:
-        last_use: float = getattr(connection, _LAST_USE, 0.0)
-        return last_use < self._failed_at or time.monotonic() - last_use > PROBE_AFTER
-
     async def _alive(self, connection: psycopg.AsyncConnection[Any], seconds: float) -> bool:
+        """Whether an idle connection still works: free when nothing came in on
+        its socket while idle; a round trip otherwise (the server closed it,
+        or sent a notice that the probe then reads)."""
+        if connection.closed:
+            return False
+        if not readable(connection.pgconn.socket):
+            return True
         deadline = arm(connection.pgconn.socket, seconds)
         try:
             await connection.execute("")
         except psycopg.Error:
-            self._failed_at = time.monotonic()
             return False
         finally:
             deadline.disarm()
@@ -94,10 +93,7 @@ class AsyncPoolScope:
             await self.open()
         give_up = time.monotonic() + self.settings.pool_timeout
         while True:
-            left = give_up - time.monotonic()
-            connection = await self.pool.getconn(max(0.0, left))
-            if not self._stale(connection):
-                return connection
+            connection = await self.pool.getconn(max(0.0, give_up - time.monotonic()))
             probe = min(self.settings.connect_timeout, max(0.05, give_up - time.monotonic()))
             if await self._alive(connection, probe):
                 return connection
@@ -126,10 +122,6 @@ class AsyncPoolScope:
                 await self._release(connection)
 
     async def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        if connection.broken:
-            self._failed_at = time.monotonic()  # the others may be broken too: probe them
-        else:
-            setattr(connection, _LAST_USE, time.monotonic())
         await self.pool.putconn(connection)
 
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 
 import attrs
-from sqlalchemy import ColumnElement, DateTime, FromClause, func, literal
+from sqlalchemy import ColumnElement, DateTime, FromClause, bindparam, func, literal
 
 from gearbox_db.errors import NotFoundError, ValidationError
 
 __all__ = [
+    "NOW",
     "UNSET",
     "AnyRow",
     "Checks",
     "Clock",
     "Unset",
+    "at",
     "checked",
     "columns_for",
     "found",
@@ -70,6 +72,16 @@ def now(clock: Clock | None) -> ColumnElement[datetime]:
     if clock is None:
         return func.now()
     return literal(clock(), DateTime(timezone=True))
+
+
+#: The current time inside a :class:`~._compiled.Template`: its ``now`` parameter
+#: (:func:`at`), or the database's ``now()`` when that is ``None``.
+NOW: Final = func.coalesce(bindparam("now", type_=DateTime(timezone=True)), func.now())
+
+
+def at(clock: Clock | None) -> datetime | None:
+    """The value of :data:`NOW`'s parameter: the injected clock's time, else ``None``."""
+    return None if clock is None else clock()
 
 
 def found(row: _R | None, what: str, key: object) -> _R:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Delete, Insert, Select, or_, select
+from sqlalchemy import ColumnElement, Delete, Insert, Interval, Select, bindparam, or_, select
 from sqlalchemy import delete as delete_
 from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db import _secrets
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for, found, rows_to
+from gearbox_db._queries._common import NOW, AnyRow, columns_for, found, rows_to
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries.users import USER_COLUMNS
 from gearbox_db.records import ApiKey, NewApiKey, User
 from gearbox_db.schema import api_keys, users
@@ -60,18 +61,28 @@ def to_new_key(row: AnyRow | None, key: str) -> NewApiKey:
     return NewApiKey(ApiKey(*row), key)
 
 
-def authenticate(raw_key: str, now: Now, record_every: timedelta) -> Select[Any]:
-    """The user of the unexpired key ``raw_key``; in the same statement, its use is
-    recorded in ``last_used_at`` unless it was recorded less than ``record_every``
-    ago (a key shared by many workers is not written on every request)."""
-    key_hash = _secrets.sha256_hex(raw_key, "key")
-    live = (k.key_hash == key_hash, k.expires_at > now)
-    stale = or_(
-        k.last_used_at.is_(None), k.last_used_at <= now - v.duration(record_every, "record_every")
-    )
-    recorded = update_(api_keys).where(*live, stale).values(last_used_at=now).cte("recorded")
+def _authenticate() -> Select[Any]:
+    live = (k.key_hash == bindparam("key_hash"), k.expires_at > NOW)
+    every = bindparam("record_every", type_=Interval)
+    stale = or_(k.last_used_at.is_(None), k.last_used_at <= NOW - every)
+    recorded = update_(api_keys).where(*live, stale).values(last_used_at=NOW).cte("recorded")
     statement = select(*USER_COLUMNS).select_from(api_keys.join(users, users.c.id == k.user_id))
     return statement.where(*live).add_cte(recorded)
+
+
+_AUTHENTICATE: Final = Template(_authenticate)
+
+
+def authenticate(raw_key: str, now: datetime | None, record_every: timedelta) -> Bound:
+    """The user of the unexpired key ``raw_key``; in the same statement, its use is
+    recorded in ``last_used_at`` unless it was recorded less than ``record_every``
+    ago (a key shared by many workers is not written on every request). ``now``:
+    the injected clock's time (``None``: the database's)."""
+    return _AUTHENTICATE(
+        key_hash=_secrets.sha256_hex(raw_key, "key"),
+        now=now,
+        record_every=v.duration(record_every, "record_every"),
+    )
 
 
 def delete_all_for_user(user_id: int) -> Delete:

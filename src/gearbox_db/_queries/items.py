@@ -15,6 +15,7 @@ from sqlalchemy import (
     Delete,
     FromClause,
     Select,
+    bindparam,
     func,
     select,
 )
@@ -24,6 +25,7 @@ from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, items
@@ -88,9 +90,14 @@ def with_category(written: FromClause) -> Select[Any]:
     )
 
 
-def get(item_id: int) -> Select[Any]:
+_GET: Final = Template(
+    lambda: select(*COLUMNS).select_from(JOINED).where(c.id == bindparam("item_id"))
+)
+
+
+def get(item_id: int) -> Bound:
     """The item with id ``item_id``."""
-    return select(*COLUMNS).select_from(JOINED).where(c.id == v.identifier(item_id, "item_id"))
+    return _GET(item_id=v.identifier(item_id, "item_id"))
 
 
 def to_item(row: AnyRow | None, key: object) -> Item:
@@ -98,10 +105,17 @@ def to_item(row: AnyRow | None, key: object) -> Item:
     return row_to(Item, row, "item", key)
 
 
-def create(**fields: object) -> Select[Any]:
-    """Insert an item (``fields``: the writable columns) and return it with its category."""
-    inserted = insert_(items).values(checked(fields, _FIELDS)).returning(*items.c).cte("inserted")
-    return with_category(inserted)
+def _create() -> Select[Any]:
+    values = {name: bindparam(name, type_=items.c[name].type) for name in _FIELDS}
+    return with_category(insert_(items).values(values).returning(*items.c).cte("inserted"))
+
+
+_CREATE: Final = Template(_create)
+
+
+def create(**fields: object) -> Bound:
+    """Insert an item (``fields``: every writable column) and return it with its category."""
+    return _CREATE(**checked(fields, _FIELDS))
 
 
 def update(item_id: int, **fields: object) -> Select[Any]:

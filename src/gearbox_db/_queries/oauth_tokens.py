@@ -11,7 +11,7 @@ of concurrent refreshes exactly one rotates.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Insert,
     Select,
     Text,
+    bindparam,
     func,
     literal,
     select,
@@ -28,7 +29,8 @@ from sqlalchemy import update as update_
 
 from gearbox_db import _secrets
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for
+from gearbox_db._queries._common import NOW, AnyRow, columns_for
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries.users import USER_COLUMNS
 from gearbox_db.records import AccessGrant, IssuedTokens, OAuthToken, User
 from gearbox_db.schema import oauth_tokens, users
@@ -163,17 +165,23 @@ def to_issued(row: AnyRow | None, access: str, refresh: str) -> IssuedTokens | N
     return None if row is None else IssuedTokens(OAuthToken(*row), access, refresh)
 
 
-def validate_access(raw_access: str, now: Now) -> Select[Any]:
-    """The token and user of an unrevoked, unexpired access token."""
-    return (
+_VALIDATE_ACCESS: Final = Template(
+    lambda: (
         select(*_TOKEN_COLUMNS, *USER_COLUMNS)
         .select_from(oauth_tokens.join(users, users.c.id == t.user_id))
         .where(
-            t.access_token_hash == _secrets.sha256_hex(raw_access, "access_token"),
+            t.access_token_hash == bindparam("access_hash"),
             t.revoked.is_(False),
-            t.expires_at > now,
+            t.expires_at > NOW,
         )
     )
+)
+
+
+def validate_access(raw_access: str, now: datetime | None) -> Bound:
+    """The token and user of an unrevoked, unexpired access token (``now``: the
+    injected clock's time; ``None``: the database's)."""
+    return _VALIDATE_ACCESS(access_hash=_secrets.sha256_hex(raw_access, "access_token"), now=now)
 
 
 def to_grant(row: AnyRow | None) -> AccessGrant | None:

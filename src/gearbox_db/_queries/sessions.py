@@ -8,16 +8,17 @@ injected clock's time, else the database's ``now()``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Delete, Insert, Select, func, select
+from sqlalchemy import ColumnElement, Delete, Insert, Interval, Select, bindparam, func, select
 from sqlalchemy import delete as delete_
 from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db import _secrets
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, columns_for
+from gearbox_db._queries._common import NOW, AnyRow, columns_for
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries.users import USER_COLUMNS
 from gearbox_db.records import NewSession, Session, User
 from gearbox_db.schema import sessions, users
@@ -56,41 +57,60 @@ def to_new_session(row: AnyRow | None, token: str) -> NewSession:
     return NewSession(Session(*row), token)
 
 
+def _validate(*, renew: bool) -> Select[Any]:
+    live = (s.token_hash == bindparam("token_hash"), s.expires_at > NOW)
+    statement = (
+        select(*USER_COLUMNS)
+        .select_from(sessions.join(users, users.c.id == s.user_id))
+        .where(*live)
+    )
+    if not renew:
+        return statement
+    end = s.created_at + bindparam("max_lifetime", type_=Interval)
+    target = func.least(NOW + bindparam("renew_to", type_=Interval), end)
+    renewal = (
+        update_(sessions)
+        .where(*live)
+        .where(s.expires_at < target - bindparam("renew_every", type_=Interval))
+        .values(expires_at=target)
+        .cte("renewed")
+    )
+    return statement.add_cte(renewal)
+
+
+_VALIDATE: Final = Template(lambda: _validate(renew=False))
+_VALIDATE_RENEW: Final = Template(lambda: _validate(renew=True))
+
+
 def validate(
     raw_token: str,
-    now: Now,
+    now: datetime | None,
     *,
     renew_to: timedelta | None,
     renew_every: timedelta,
     max_lifetime: timedelta,
-) -> Select[Any]:
+) -> Bound:
     """The user of the unexpired session of ``raw_token``: one statement.
 
     With ``renew_to``, the same statement also moves the session's expiry to
     ``now + renew_to``, never past its absolute end (``created_at +
     max_lifetime``), when it is earlier than that minus ``renew_every`` (so at
     most once per ``renew_every``, and never backwards). The SELECT sees the
-    row as it was before that UPDATE, which keeps it valid.
+    row as it was before that UPDATE, which keeps it valid. ``now``: the
+    injected clock's time (``None``: the database's).
     """
     token_hash = _secrets.sha256_hex(raw_token)
-    end = s.created_at + v.duration(max_lifetime, "max_lifetime")
-    live = (s.token_hash == token_hash, s.expires_at > now)
-    statement = (
-        select(*USER_COLUMNS)
-        .select_from(sessions.join(users, users.c.id == s.user_id))
-        .where(*live)
-    )
+    max_lifetime = v.duration(max_lifetime, "max_lifetime")
+    renew_every = v.duration(renew_every, "renew_every")
     if renew_to is None:
-        return statement
-    target = func.least(now + v.duration(renew_to, "renew_to"), end)
-    renewal = (
-        update_(sessions)
-        .where(*live)
-        .where(s.expires_at < target - v.duration(renew_every, "renew_every"))
-        .values(expires_at=target)
-        .cte("renewed")
+        return _VALIDATE(token_hash=token_hash, now=now)
+    return _VALIDATE_RENEW(
+        token_hash=token_hash,
+        now=now,
+        max_lifetime=max_lifetime,
+        renew_to=v.duration(renew_to, "renew_to"),
+        renew_every=renew_every,
     )
-    return statement.add_cte(renewal)
 
 
 def to_user(row: AnyRow | None) -> User | None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Delete, Insert, Select, select
+from sqlalchemy import Delete, Insert, Select, bindparam, select
 from sqlalchemy import delete as delete_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, found
+from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db.schema import settings
 
 __all__ = ["delete", "deleted", "get", "get_all", "to_dict", "to_value", "upsert"]
@@ -18,9 +19,12 @@ __all__ = ["delete", "deleted", "get", "get_all", "to_dict", "to_value", "upsert
 s = settings.c
 
 
-def get(key: str) -> Select[Any]:
+_GET: Final = Template(lambda: select(s.value).where(s.key == bindparam("key")))
+
+
+def get(key: str) -> Bound:
     """The value of ``key``."""
-    return select(s.value).where(s.key == v.name(key, "key"))
+    return _GET(key=v.name(key, "key"))
 
 
 def to_value(value: str | None, key: str) -> str:
@@ -38,12 +42,19 @@ def to_dict(rows: Sequence[AnyRow]) -> dict[str, str]:
     return {row[0]: row[1] for row in rows}
 
 
-def upsert(key: str, value: str) -> Insert:
-    """Set ``key`` to ``value``, whether it exists or not (one statement, no race)."""
-    statement = pg_insert(settings).values(key=v.key(key, "key"), value=v.text(value, "value"))
+def _upsert() -> Insert:
+    statement = pg_insert(settings).values(key=bindparam("key"), value=bindparam("value"))
     return statement.on_conflict_do_update(
         index_elements=[s.key], set_={"value": statement.excluded.value}
     )
+
+
+_UPSERT: Final = Template(_upsert)
+
+
+def upsert(key: str, value: str) -> Bound:
+    """Set ``key`` to ``value``, whether it exists or not (one statement, no race)."""
+    return _UPSERT(key=v.key(key, "key"), value=v.text(value, "value"))
 
 
 def deleted(count: int, key: str) -> None:

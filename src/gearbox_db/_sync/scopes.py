@@ -23,8 +23,8 @@ from psycopg_pool import ConnectionPool
 from sqlalchemy import Connection, Engine
 
 from gearbox_db import _timestamps
-from gearbox_db._connect import BEGIN, COMMIT, PROBE_AFTER, ROLLBACK, ConnectSettings
-from gearbox_db._deadline import arm
+from gearbox_db._connect import BEGIN, COMMIT, ROLLBACK, ConnectSettings
+from gearbox_db._deadline import arm, readable
 from gearbox_db._sync.executor import Link, Scope, execute
 from gearbox_db._transaction import (
     ConnectionGate,
@@ -33,8 +33,6 @@ from gearbox_db._transaction import (
 from gearbox_db.errors import InvalidStateError, UnavailableError
 
 __all__ = []
-
-_LAST_USE = "_gearbox_db_last_use"
 
 
 def _configure(connection: psycopg.Connection[Any]) -> None:
@@ -63,7 +61,6 @@ class PoolScope:
             settings.conninfo, configure=_configure, **settings.pool_kwargs()
         )
         self._closed = False
-        self._failed_at = 0.0
         setting = settings.timeout_setting
         self._single = [] if setting is None else [setting]
         self._atomic = [BEGIN] if setting is None else [BEGIN, setting]
@@ -79,16 +76,18 @@ class PoolScope:
         self._closed = True
         self.pool.close()
 
-    def _stale(self, connection: psycopg.Connection[Any]) -> bool:
-        last_use: float = getattr(connection, _LAST_USE, 0.0)
-        return last_use < self._failed_at or time.monotonic() - last_use > PROBE_AFTER
-
     def _alive(self, connection: psycopg.Connection[Any], seconds: float) -> bool:
+        """Whether an idle connection still works: free when nothing came in on
+        its socket while idle; a round trip otherwise (the server closed it,
+        or sent a notice that the probe then reads)."""
+        if connection.closed:
+            return False
+        if not readable(connection.pgconn.socket):
+            return True
         deadline = arm(connection.pgconn.socket, seconds)
         try:
             connection.execute("")
         except psycopg.Error:
-            self._failed_at = time.monotonic()
             return False
         finally:
             deadline.disarm()
@@ -99,10 +98,7 @@ class PoolScope:
             self.open()
         give_up = time.monotonic() + self.settings.pool_timeout
         while True:
-            left = give_up - time.monotonic()
-            connection = self.pool.getconn(max(0.0, left))
-            if not self._stale(connection):
-                return connection
+            connection = self.pool.getconn(max(0.0, give_up - time.monotonic()))
             probe = min(self.settings.connect_timeout, max(0.05, give_up - time.monotonic()))
             if self._alive(connection, probe):
                 return connection
@@ -131,10 +127,6 @@ class PoolScope:
                 self._release(connection)
 
     def _release(self, connection: psycopg.Connection[Any]) -> None:
-        if connection.broken:
-            self._failed_at = time.monotonic()  # the others may be broken too: probe them
-        else:
-            setattr(connection, _LAST_USE, time.monotonic())
         self.pool.putconn(connection)
 
 

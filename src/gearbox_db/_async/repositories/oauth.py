@@ -11,7 +11,7 @@ from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import oauth as q
 from gearbox_db._queries import oauth_revoke as qr
 from gearbox_db._queries import oauth_tokens as qt
-from gearbox_db._queries._common import Clock, now
+from gearbox_db._queries._common import Clock, at, now
 from gearbox_db.errors import AuthorizationError
 from gearbox_db.records import AccessGrant, IssuedTokens, OAuthClient
 
@@ -147,7 +147,7 @@ class AsyncOAuthRepository:
     async def validate_access(self, raw_access_token: str) -> AccessGrant | None:
         """The user and token of ``raw_access_token``; ``None`` if it is unknown,
         expired or revoked. One statement."""
-        statement = qt.validate_access(raw_access_token, now(self._clock))
+        statement = qt.validate_access(raw_access_token, at(self._clock))
         return qt.to_grant(await self._x.first(statement))
 
     async def refresh(

@@ -7,7 +7,7 @@ from typing import Final
 
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import sessions as q
-from gearbox_db._queries._common import Clock, now
+from gearbox_db._queries._common import Clock, at, now
 from gearbox_db.records import NewSession, User
 
 #: Lifetime of a session unless the caller says otherwise.
@@ -52,7 +52,7 @@ class AsyncSessionRepository:
         """
         statement = q.validate(
             raw_token,
-            now(self._clock),
+            at(self._clock),
             renew_to=renew_to,
             renew_every=renew_every,
             max_lifetime=max_lifetime,

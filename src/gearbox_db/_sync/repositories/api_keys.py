@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Final
 
 from gearbox_db._queries import api_keys as q
-from gearbox_db._queries._common import Clock, now
+from gearbox_db._queries._common import Clock, at, now
 from gearbox_db._sync.executor import Executor
 from gearbox_db.records import ApiKey, NewApiKey, User
 
@@ -43,7 +43,7 @@ class ApiKeyRepository:
         time of use goes to ``last_used_at`` at most once per ``record_every`` (so
         a key shared by busy workers is not written on every call), in the same
         statement."""
-        statement = q.authenticate(raw_key, now(self._clock), record_every)
+        statement = q.authenticate(raw_key, at(self._clock), record_every)
         return q.to_user(self._x.first(statement))
 
     def list_for_user(self, user_id: int) -> tuple[ApiKey, ...]:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Final
 
 from gearbox_db._queries import sessions as q
-from gearbox_db._queries._common import Clock, now
+from gearbox_db._queries._common import Clock, at, now
 from gearbox_db._sync.executor import Executor
 from gearbox_db.records import NewSession, User
 
@@ -54,7 +54,7 @@ class SessionRepository:
         """
         statement = q.validate(
             raw_token,
-            now(self._clock),
+            at(self._clock),
             renew_to=renew_to,
             renew_every=renew_every,
             max_lifetime=max_lifetime,
