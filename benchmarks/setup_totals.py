@@ -40,6 +40,7 @@ from _common import machine, median_ms, p90_ms, table, where
 
 from gearbox_db import AsyncDatabase, Database
 from gearbox_db._queries import setups as setup_queries
+from gearbox_db._queries._compiled import DIALECT
 from gearbox_db.testing._server import TestServer, stop_throwaway, throwaway_server
 
 CATEGORIES: Final = 10
@@ -113,10 +114,9 @@ def measure(url: str, runs: int, setups: int) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {}
     loop = asyncio.new_event_loop()
     db = Database.connect(url)
-    assert db.engine is not None  # connect() owns an engine
     statement = setup_queries.list_summaries()
-    sql = str(statement.compile(db.engine, compile_kwargs={"literal_binds": True}))
-    adb = loop.run_until_complete(AsyncDatabase.connect(url))
+    sql = str(statement.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))
+    adb = AsyncDatabase.connect(url)
     raw = psycopg.connect(url, autocommit=True)
     try:
         callers: dict[str, Callable[[], object]] = {

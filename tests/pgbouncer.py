@@ -38,7 +38,7 @@ auth_file = {auth_file}
 pool_mode = transaction
 default_pool_size = 4
 max_client_conn = 200
-ignore_startup_parameters = extra_float_digits,options
+ignore_startup_parameters = extra_float_digits
 """
 
 

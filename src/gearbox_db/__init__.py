@@ -28,6 +28,7 @@ from gearbox_db.errors import (
     InvalidStateError,
     MigrationError,
     NotFoundError,
+    StatementTimeoutError,
     UnavailableError,
     ValidationError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "MigrationError",
     "NotFoundError",
     "Transaction",
+    "StatementTimeoutError",
     "UnavailableError",
     "Unset",
     "ValidationError",

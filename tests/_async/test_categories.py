@@ -16,6 +16,8 @@ from gearbox_db import (
 )
 from tests.concurrency import agather
 
+from ._connect import connect
+
 
 async def test_create_get_and_get_by_name(db: AsyncDatabase) -> None:
     created = await db.categories.create(name="Shelter", icon="tent")
@@ -117,7 +119,7 @@ async def test_delete_racing_an_insert_never_fails_with_a_raw_error(
 ) -> None:
     """Deleting a category while another connection adds an item to it: either the
     item lands in Uncategorized, or the adder gets InvalidReferenceError."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         outcomes = {await _race_delete_and_insert(db, f"Racy {n}") for n in range(6)}
         with pytest.raises(NotFoundError):  # every delete went through
             await db.categories.get_by_name("Racy 0")

@@ -21,6 +21,8 @@ from gearbox_db import (
 from gearbox_db.records import Category, Item
 from tests.concurrency import agather
 
+from ._connect import connect
+
 MISSING = 10**12
 
 
@@ -225,7 +227,7 @@ async def race(*calls: Callable[[], Awaitable[Any]]) -> list[Any]:
 
 async def test_concurrent_partial_updates_both_stick(gearbox_database_url: str) -> None:
     """Two connections updating different fields of one item at once: no lost update."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         category = await db.categories.create(name="Shelter")
         for _ in range(5):
             item = await db.items.create(name="Tarp", category_id=category.id)
@@ -242,7 +244,7 @@ async def test_category_delete_racing_a_move_or_a_duplicate(gearbox_database_url
     """Moving or duplicating an item into a category being deleted: either the
     write lands first (and the delete moves it to Uncategorized) or it gets
     InvalidReferenceError; never a raw error, never a failed delete."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         home = await db.categories.create(name="Home")
         for n in range(6):
             doomed = await db.categories.create(name=f"Doomed {n}")
@@ -269,7 +271,7 @@ async def test_category_delete_racing_a_move_or_a_duplicate(gearbox_database_url
 async def test_delete_racing_a_duplicate_of_the_same_item(gearbox_database_url: str) -> None:
     """The delete always succeeds; the duplicate either copies the item or
     finds it gone (NotFoundError)."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         category = await db.categories.create(name="Kit")
         for _ in range(6):
             item = await db.items.create(name="Stake", category_id=category.id, quantity=4)

@@ -12,6 +12,8 @@ import pytest
 from gearbox_db import AsyncDatabase, ValidationError
 from gearbox_db.records import Category, Item, ItemSort
 
+from ._connect import connect
+
 
 @pytest.fixture
 async def cook(db: AsyncDatabase) -> Category:
@@ -191,7 +193,7 @@ async def test_list_validates_its_arguments(db: AsyncDatabase, arguments: dict[s
 
 
 async def test_created_sort_follows_creation_time(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         category = await db.categories.create(name="Timeline")
         first = await db.items.create(name="z first", category_id=category.id)
         copy = await db.items.duplicate(first.id)  # its own transaction: a later timestamp

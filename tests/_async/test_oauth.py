@@ -23,6 +23,7 @@ from gearbox_db.schema import oauth_codes
 from tests.concurrency import agather
 
 from ._accounts import REDIRECT, FakeClock, grant, new_client, new_user, pkce_pair, redeem
+from ._connect import connect
 
 
 async def test_register_and_get_client(db: AsyncDatabase) -> None:
@@ -254,7 +255,7 @@ async def test_concurrent_redemptions_of_one_code(
     get AuthorizationError (never a driver error). The others are second
     presentations of a redeemed code, indistinguishable from a replay: they
     revoke the winner's tokens (documented, like racing refreshes)."""
-    async with AsyncDatabase.connect(gearbox_database_url, pool_size=8) as db:
+    async with connect(gearbox_database_url, pool_size=8) as db:
         user = await new_user(db)
         await new_client(db)
         code, verifier = await grant(db, user)

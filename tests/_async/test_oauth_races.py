@@ -16,6 +16,7 @@ from gearbox_db.records import IssuedTokens
 from tests.concurrency import agather
 
 from ._accounts import LEGACY_HASH, grant, new_client, new_user, redeem
+from ._connect import connect
 
 ROUNDS = 20
 #: Refreshes the thief attempts per round (it stops at the first refusal).
@@ -90,22 +91,22 @@ async def _race(db: AsyncDatabase, revocation: Revocation) -> None:
 async def test_reuse_detection_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         await _race(db, _reuse)
 
 
 async def test_revoke_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         await _race(db, _revoke)
 
 
 async def test_revoke_client_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         await _race(db, _revoke_client)
 
 
 async def test_password_change_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         await _race(db, _change_password)

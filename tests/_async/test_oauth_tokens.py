@@ -24,6 +24,7 @@ from ._accounts import (
     redeem,
     stored,
 )
+from ._connect import connect
 
 
 async def test_codes_and_tokens_are_stored_as_hashes_only(
@@ -162,7 +163,7 @@ async def test_concurrent_refreshes_with_one_token(gearbox_database_url: str) ->
     """Exactly one of simultaneous refreshes rotates; the others see a rotated
     token, which is reuse: the family is revoked (documented behaviour)."""
     contenders = 4
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         _, first = await code_flow(db)
         barrier = asyncio.Barrier(contenders)
 

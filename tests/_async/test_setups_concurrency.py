@@ -11,6 +11,8 @@ from gearbox_db import AsyncDatabase, ConflictError
 from gearbox_db.records import Classification, SetupDetail, SetupEntry
 from tests.concurrency import agather
 
+from ._connect import connect
+
 
 async def _items(db: AsyncDatabase, count: int) -> list[int]:
     category = (await db.categories.create(name="Gear")).id
@@ -43,7 +45,7 @@ async def _add(
 async def test_concurrent_replacements_never_mix(gearbox_database_url: str) -> None:
     """Two connections replace one setup's list at once: the result is one of
     the two lists, never a mix (the lists overlap, so a mix would show)."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         items = await _items(db, 6)
         setup = await db.setups.create(name="Contested")
         first: dict[int, Classification] = dict.fromkeys(items[:4], "base")
@@ -67,7 +69,7 @@ async def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: st
     """Adding an item while another connection replaces the list with one that
     holds it: the replacement always succeeds; the adder either ran first (its
     entry is then replaced) or gets ConflictError."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         x, y = await _items(db, 2)
         setup = await db.setups.create(name="Racy")
         wanted: dict[int, Classification] = {x: "base", y: "consumable"}
@@ -84,7 +86,7 @@ async def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: st
 
 
 async def test_concurrent_adds_of_one_item_one_wins(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         [item] = await _items(db, 1)
         for round_ in range(3):
             setup = await db.setups.create(name=f"Twice {round_}")

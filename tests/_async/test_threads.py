@@ -23,6 +23,8 @@ from gearbox_db.records import Candidate, Thread
 from gearbox_db.schema import thread_candidates
 from tests.concurrency import agather
 
+from ._connect import connect
+
 MISSING = 10**12
 
 
@@ -361,7 +363,7 @@ async def _add_at(barrier: asyncio.Barrier, db: AsyncDatabase, thread: int) -> i
 
 
 async def test_concurrent_resolves_create_exactly_one_item(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         for round_ in range(5):
             thread = await _thread(db, f"Race {round_}")
             picks = [c.id for c in await _candidates(db, thread, 2)]
@@ -378,7 +380,7 @@ async def test_concurrent_resolves_create_exactly_one_item(gearbox_database_url:
 async def test_concurrent_moves_keep_a_consistent_order(gearbox_database_url: str) -> None:
     """Rounds of four concurrent moves into one gap (forcing a renumbering on the
     way): every round ends in an order some serial execution would produce."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         thread = await _thread(db)
         order = [x.id for x in await _candidates(db, thread, 6)]
         for _ in range(10):
@@ -394,7 +396,7 @@ async def test_concurrent_moves_keep_a_consistent_order(gearbox_database_url: st
 
 
 async def test_concurrent_adds_get_distinct_places(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         thread = await _thread(db)
         barrier = asyncio.Barrier(6)
         added = await agather(*(partial(_add_at, barrier, db, thread.id) for _ in range(6)))

@@ -18,6 +18,8 @@ from gearbox_db import (
 )
 from tests.concurrency import gather
 
+from ._connect import connect
+
 
 def test_create_get_and_get_by_name(db: Database) -> None:
     created = db.categories.create(name="Shelter", icon="tent")
@@ -119,7 +121,7 @@ def test_delete_racing_an_insert_never_fails_with_a_raw_error(
 ) -> None:
     """Deleting a category while another connection adds an item to it: either the
     item lands in Uncategorized, or the adder gets InvalidReferenceError."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         outcomes = {_race_delete_and_insert(db, f"Racy {n}") for n in range(6)}
         with pytest.raises(NotFoundError):  # every delete went through
             db.categories.get_by_name("Racy 0")

@@ -23,6 +23,8 @@ from gearbox_db import (
 from gearbox_db.records import Category, Item
 from tests.concurrency import gather
 
+from ._connect import connect
+
 MISSING = 10**12
 
 
@@ -223,7 +225,7 @@ def race(*calls: Callable[[], Any]) -> list[Any]:
 
 def test_concurrent_partial_updates_both_stick(gearbox_database_url: str) -> None:
     """Two connections updating different fields of one item at once: no lost update."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         category = db.categories.create(name="Shelter")
         for _ in range(5):
             item = db.items.create(name="Tarp", category_id=category.id)
@@ -240,7 +242,7 @@ def test_category_delete_racing_a_move_or_a_duplicate(gearbox_database_url: str)
     """Moving or duplicating an item into a category being deleted: either the
     write lands first (and the delete moves it to Uncategorized) or it gets
     InvalidReferenceError; never a raw error, never a failed delete."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         home = db.categories.create(name="Home")
         for n in range(6):
             doomed = db.categories.create(name=f"Doomed {n}")
@@ -267,7 +269,7 @@ def test_category_delete_racing_a_move_or_a_duplicate(gearbox_database_url: str)
 def test_delete_racing_a_duplicate_of_the_same_item(gearbox_database_url: str) -> None:
     """The delete always succeeds; the duplicate either copies the item or
     finds it gone (NotFoundError)."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         category = db.categories.create(name="Kit")
         for _ in range(6):
             item = db.items.create(name="Stake", category_id=category.id, quantity=4)

@@ -14,6 +14,8 @@ import pytest
 from gearbox_db import Database, ValidationError
 from gearbox_db.records import Category, Item, ItemSort
 
+from ._connect import connect
+
 
 @pytest.fixture
 def cook(db: Database) -> Category:
@@ -189,7 +191,7 @@ def test_list_validates_its_arguments(db: Database, arguments: dict[str, Any]) -
 
 
 def test_created_sort_follows_creation_time(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         category = db.categories.create(name="Timeline")
         first = db.items.create(name="z first", category_id=category.id)
         copy = db.items.duplicate(first.id)  # its own transaction: a later timestamp

@@ -24,6 +24,7 @@ from gearbox_db.schema import oauth_codes
 from tests.concurrency import gather
 
 from ._accounts import REDIRECT, FakeClock, grant, new_client, new_user, pkce_pair, redeem
+from ._connect import connect
 
 
 def test_register_and_get_client(db: Database) -> None:
@@ -243,7 +244,7 @@ def test_concurrent_redemptions_of_one_code(gearbox_database_url: str, contender
     get AuthorizationError (never a driver error). The others are second
     presentations of a redeemed code, indistinguishable from a replay: they
     revoke the winner's tokens (documented, like racing refreshes)."""
-    with Database.connect(gearbox_database_url, pool_size=8) as db:
+    with connect(gearbox_database_url, pool_size=8) as db:
         user = new_user(db)
         new_client(db)
         code, verifier = grant(db, user)

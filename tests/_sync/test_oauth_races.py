@@ -18,6 +18,7 @@ from gearbox_db.records import IssuedTokens
 from tests.concurrency import gather
 
 from ._accounts import LEGACY_HASH, grant, new_client, new_user, redeem
+from ._connect import connect
 
 ROUNDS = 20
 #: Refreshes the thief attempts per round (it stops at the first refusal).
@@ -92,22 +93,22 @@ def _race(db: Database, revocation: Revocation) -> None:
 def test_reuse_detection_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         _race(db, _reuse)
 
 
 def test_revoke_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         _race(db, _revoke)
 
 
 def test_revoke_client_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         _race(db, _revoke_client)
 
 
 def test_password_change_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         _race(db, _change_password)

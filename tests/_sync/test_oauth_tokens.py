@@ -26,6 +26,7 @@ from ._accounts import (
     redeem,
     stored,
 )
+from ._connect import connect
 
 
 def test_codes_and_tokens_are_stored_as_hashes_only(
@@ -164,7 +165,7 @@ def test_concurrent_refreshes_with_one_token(gearbox_database_url: str) -> None:
     """Exactly one of simultaneous refreshes rotates; the others see a rotated
     token, which is reuse: the family is revoked (documented behaviour)."""
     contenders = 4
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         _, first = code_flow(db)
         barrier = threading.Barrier(contenders)
 

@@ -13,6 +13,8 @@ from gearbox_db import ConflictError, Database
 from gearbox_db.records import Classification, SetupDetail, SetupEntry
 from tests.concurrency import gather
 
+from ._connect import connect
+
 
 def _items(db: Database, count: int) -> list[int]:
     category = (db.categories.create(name="Gear")).id
@@ -41,7 +43,7 @@ def _add(db: Database, barrier: threading.Barrier, setup_id: int, item_id: int) 
 def test_concurrent_replacements_never_mix(gearbox_database_url: str) -> None:
     """Two connections replace one setup's list at once: the result is one of
     the two lists, never a mix (the lists overlap, so a mix would show)."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         items = _items(db, 6)
         setup = db.setups.create(name="Contested")
         first: dict[int, Classification] = dict.fromkeys(items[:4], "base")
@@ -65,7 +67,7 @@ def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: str) -> 
     """Adding an item while another connection replaces the list with one that
     holds it: the replacement always succeeds; the adder either ran first (its
     entry is then replaced) or gets ConflictError."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         x, y = _items(db, 2)
         setup = db.setups.create(name="Racy")
         wanted: dict[int, Classification] = {x: "base", y: "consumable"}
@@ -82,7 +84,7 @@ def test_add_racing_a_replacement_never_breaks_it(gearbox_database_url: str) -> 
 
 
 def test_concurrent_adds_of_one_item_one_wins(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         [item] = _items(db, 1)
         for round_ in range(3):
             setup = db.setups.create(name=f"Twice {round_}")

@@ -24,6 +24,8 @@ from gearbox_db.records import Candidate, Thread
 from gearbox_db.schema import thread_candidates
 from tests.concurrency import gather
 
+from ._connect import connect
+
 MISSING = 10**12
 
 
@@ -362,7 +364,7 @@ def _add_at(barrier: threading.Barrier, db: Database, thread: int) -> int:
 
 
 def test_concurrent_resolves_create_exactly_one_item(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         for round_ in range(5):
             thread = _thread(db, f"Race {round_}")
             picks = [c.id for c in _candidates(db, thread, 2)]
@@ -377,7 +379,7 @@ def test_concurrent_resolves_create_exactly_one_item(gearbox_database_url: str) 
 def test_concurrent_moves_keep_a_consistent_order(gearbox_database_url: str) -> None:
     """Rounds of four concurrent moves into one gap (forcing a renumbering on the
     way): every round ends in an order some serial execution would produce."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         thread = _thread(db)
         order = [x.id for x in _candidates(db, thread, 6)]
         for _ in range(10):
@@ -393,7 +395,7 @@ def test_concurrent_moves_keep_a_consistent_order(gearbox_database_url: str) -> 
 
 
 def test_concurrent_adds_get_distinct_places(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         thread = _thread(db)
         barrier = threading.Barrier(6)
         added = gather(*(partial(_add_at, barrier, db, thread.id) for _ in range(6)))

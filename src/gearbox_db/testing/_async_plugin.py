@@ -15,14 +15,21 @@ from sqlalchemy.pool import NullPool
 
 from gearbox_db._async.database import AsyncDatabase
 from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db.testing._server import TestServer, connect_args
 
 __all__ = ["gearbox_async_connection", "gearbox_async_db"]
 
 
 @pytest_asyncio.fixture
-async def gearbox_async_connection(_gearbox_shared_url: str) -> AsyncIterator[AsyncConnection]:
+async def gearbox_async_connection(
+    gearbox_server: TestServer, _gearbox_shared_url: str
+) -> AsyncIterator[AsyncConnection]:
     """Async twin of ``gearbox_connection`` (a connection of its own per test)."""
-    engine = create_async_engine(to_sqlalchemy_url(_gearbox_shared_url), poolclass=NullPool)
+    engine = create_async_engine(
+        to_sqlalchemy_url(_gearbox_shared_url),
+        poolclass=NullPool,
+        connect_args=connect_args(gearbox_server),
+    )
     try:
         async with engine.connect() as connection:
             transaction = await connection.begin()

@@ -301,6 +301,13 @@ def _to_url(params: Mapping[str, object]) -> str:
     return f"postgresql://{auth}{netloc}/{dbname}{suffix}"
 
 
+def connect_args(server: TestServer) -> dict[str, object]:
+    """psycopg settings of the fixtures' connections: through a transaction pooler
+    (an admin URL was given) one client connection meets many server sessions,
+    so it must not use server-side prepared statements."""
+    return {} if server.client_conninfo is None else {"prepare_threshold": None}
+
+
 def existing_server(url: str, admin_url: str | None = None) -> TestServer:
     """Use the server at ``url`` (its database is the maintenance database).
 

@@ -55,6 +55,7 @@ from gearbox_db.errors import GearboxDBError
 from gearbox_db.testing._masked import MaskedURL
 from gearbox_db.testing._server import (
     TestServer,
+    connect_args,
     existing_server,
     stop_throwaway,
     throwaway_server,
@@ -186,9 +187,15 @@ def _gearbox_shared_url(gearbox_server: TestServer, gearbox_template: str) -> It
 
 
 @pytest.fixture(scope="session")
-def _gearbox_shared_engine(_gearbox_shared_url: str) -> Iterator[Engine]:
+def _gearbox_shared_engine(
+    gearbox_server: TestServer, _gearbox_shared_url: str
+) -> Iterator[Engine]:
     # One connection for the whole run: each test only pays BEGIN/ROLLBACK.
-    engine = create_engine(to_sqlalchemy_url(_gearbox_shared_url), poolclass=StaticPool)
+    engine = create_engine(
+        to_sqlalchemy_url(_gearbox_shared_url),
+        poolclass=StaticPool,
+        connect_args=connect_args(gearbox_server),
+    )
     yield engine
     engine.dispose()
 
