@@ -25,7 +25,14 @@ from gearbox_db._queries._compiled import Bound, Statement, bind
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db.errors import UnavailableError
 
-__all__ = ["AsyncExecutor", "AsyncLink", "AsyncScope", "aexecute", "async_fixed_scope"]
+__all__ = [
+    "AsyncExecutor",
+    "AsyncLink",
+    "AsyncScope",
+    "Outcome",
+    "aexecute",
+    "async_fixed_scope",
+]
 
 
 @attrs.define(slots=True)
@@ -36,32 +43,58 @@ class AsyncLink:
     pending: list[Bound] = attrs.Factory(list)
     #: Client-side deadline of each statement (seconds), ``None`` for none.
     deadline: float | None = None
+    #: The scope commits the link's transaction at its end; a batch may send the
+    #: COMMIT in its own flight instead (``committed`` then tells the scope).
+    may_commit: bool = False
+    committed: bool = False
+
+
+@attrs.frozen(slots=True)
+class Outcome:
+    """What one statement of a batch gave: its rows (none for a plain write) and rowcount."""
+
+    rows: Sequence[AnyRow]
+    rowcount: int
 
 
 #: Lends a connection for one operation; ``True`` asks for a transaction.
 AsyncScope = Callable[[bool], AbstractAsyncContextManager[AsyncLink]]
 
+_COMMIT = Bound("COMMIT", {})
 
-async def _send(link: AsyncLink, bound: Bound) -> psycopg.AsyncCursor[Any]:
+
+def _bound(statement: Statement) -> Bound:
+    return statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+
+
+async def _flight(
+    link: AsyncLink, bounds: Sequence[Bound], *, commit: bool = False
+) -> list[psycopg.AsyncCursor[Any]]:
+    """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
     connection = link.connection
-    if not link.pending:
-        return await connection.execute(bound.sql, bound.params)
+    if not link.pending and len(bounds) == 1 and not commit:
+        return [await connection.execute(bounds[0].sql, bounds[0].params)]
     async with connection.pipeline():
         for before in link.pending:
             await connection.execute(before.sql, before.params)
         link.pending.clear()
-        return await connection.execute(bound.sql, bound.params)
+        cursors = [await connection.execute(b.sql, b.params) for b in bounds]
+        if commit:
+            await connection.execute(_COMMIT.sql)
+    link.committed = commit
+    return cursors
 
 
-async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor[Any]:
-    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
-    bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+async def _guarded(
+    link: AsyncLink, bounds: Sequence[Bound], *, commit: bool = False
+) -> list[psycopg.AsyncCursor[Any]]:
+    """:func:`_flight` within the link's client-side deadline."""
     seconds = link.deadline
     if seconds is None:
-        return await _send(link, bound)
+        return await _flight(link, bounds, commit=commit)
     deadline = arm(link.connection.pgconn.socket, seconds)
     try:
-        return await _send(link, bound)
+        return await _flight(link, bounds, commit=commit)
     except psycopg.OperationalError as exc:
         if deadline.expired:
             raise UnavailableError(
@@ -71,6 +104,11 @@ async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor
         raise
     finally:
         deadline.disarm()
+
+
+async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor[Any]:
+    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
+    return (await _guarded(link, [_bound(statement)]))[0]
 
 
 @attrs.define
@@ -106,6 +144,18 @@ class AsyncExecutor:
             async with self._scope(False) as link:
                 return (await aexecute(link, statement)).rowcount
 
+    async def batch(self, *statements: Statement) -> list[Outcome]:
+        """Statements none of which needs another's result, in one transaction and
+        one pipelined flight (with its BEGIN and, outside a transaction, its COMMIT)."""
+        bounds = [_bound(statement) for statement in statements]
+        with self._translated():
+            async with self._scope(True) as link:
+                cursors = await _guarded(link, bounds, commit=link.may_commit)
+                return [
+                    Outcome(await c.fetchall() if c.description else (), c.rowcount)
+                    for c in cursors
+                ]
+
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[AsyncExecutor]:
         """Several statements in one transaction (the transaction's own, if already in one)."""
@@ -115,7 +165,9 @@ class AsyncExecutor:
 
 
 def async_fixed_scope(link: AsyncLink) -> AsyncScope:
-    """A scope that always lends ``link`` (already inside a transaction)."""
+    """A scope that always lends ``link`` (already inside a transaction, which
+    whoever made the link commits: no batch may)."""
+    link.may_commit = False
 
     @asynccontextmanager
     async def scope(atomic: bool) -> AsyncIterator[AsyncLink]:

@@ -36,7 +36,7 @@ async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
 
 async def _finish(link: AsyncLink, failed: bool) -> None:
     """End the transaction of an atomic block: COMMIT, or ROLLBACK after an error."""
-    if link.pending:  # BEGIN never went out: nothing to end
+    if link.pending or link.committed:  # BEGIN never went out, or COMMIT already did
         return
     if not failed:
         await aexecute(link, COMMIT)
@@ -108,7 +108,10 @@ class AsyncPoolScope:
     async def __call__(self, atomic: bool) -> AsyncIterator[AsyncLink]:
         connection = await self._acquire()
         link = AsyncLink(
-            connection, list(self._atomic if atomic else self._single), self.settings.deadline
+            connection,
+            list(self._atomic if atomic else self._single),
+            self.settings.deadline,
+            may_commit=atomic,
         )
         failed = True
         try:

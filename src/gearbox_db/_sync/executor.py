@@ -41,32 +41,58 @@ class Link:
     pending: list[Bound] = attrs.Factory(list)
     #: Client-side deadline of each statement (seconds), ``None`` for none.
     deadline: float | None = None
+    #: The scope commits the link's transaction at its end; a batch may send the
+    #: COMMIT in its own flight instead (``committed`` then tells the scope).
+    may_commit: bool = False
+    committed: bool = False
+
+
+@attrs.frozen(slots=True)
+class Outcome:
+    """What one statement of a batch gave: its rows (none for a plain write) and rowcount."""
+
+    rows: Sequence[AnyRow]
+    rowcount: int
 
 
 #: Lends a connection for one operation; ``True`` asks for a transaction.
 Scope = Callable[[bool], AbstractContextManager[Link]]
 
+_COMMIT = Bound("COMMIT", {})
 
-def _send(link: Link, bound: Bound) -> psycopg.Cursor[Any]:
+
+def _bound(statement: Statement) -> Bound:
+    return statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+
+
+def _flight(
+    link: Link, bounds: Sequence[Bound], *, commit: bool = False
+) -> list[psycopg.Cursor[Any]]:
+    """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
     connection = link.connection
-    if not link.pending:
-        return connection.execute(bound.sql, bound.params)
+    if not link.pending and len(bounds) == 1 and not commit:
+        return [connection.execute(bounds[0].sql, bounds[0].params)]
     with connection.pipeline():
         for before in link.pending:
             connection.execute(before.sql, before.params)
         link.pending.clear()
-        return connection.execute(bound.sql, bound.params)
+        cursors = [connection.execute(b.sql, b.params) for b in bounds]
+        if commit:
+            connection.execute(_COMMIT.sql)
+    link.committed = commit
+    return cursors
 
 
-def execute(link: Link, statement: Statement) -> psycopg.Cursor[Any]:
-    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
-    bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+def _guarded(
+    link: Link, bounds: Sequence[Bound], *, commit: bool = False
+) -> list[psycopg.Cursor[Any]]:
+    """:func:`_flight` within the link's client-side deadline."""
     seconds = link.deadline
     if seconds is None:
-        return _send(link, bound)
+        return _flight(link, bounds, commit=commit)
     deadline = arm(link.connection.pgconn.socket, seconds)
     try:
-        return _send(link, bound)
+        return _flight(link, bounds, commit=commit)
     except psycopg.OperationalError as exc:
         if deadline.expired:
             raise UnavailableError(
@@ -76,6 +102,11 @@ def execute(link: Link, statement: Statement) -> psycopg.Cursor[Any]:
         raise
     finally:
         deadline.disarm()
+
+
+def execute(link: Link, statement: Statement) -> psycopg.Cursor[Any]:
+    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
+    return (_guarded(link, [_bound(statement)]))[0]
 
 
 @attrs.define
@@ -108,6 +139,14 @@ class Executor:
         with self._translated(), self._scope(False) as link:
             return (execute(link, statement)).rowcount
 
+    def batch(self, *statements: Statement) -> list[Outcome]:
+        """Statements none of which needs another's result, in one transaction and
+        one pipelined flight (with its BEGIN and, outside a transaction, its COMMIT)."""
+        bounds = [_bound(statement) for statement in statements]
+        with self._translated(), self._scope(True) as link:
+            cursors = _guarded(link, bounds, commit=link.may_commit)
+            return [Outcome(c.fetchall() if c.description else (), c.rowcount) for c in cursors]
+
     @contextmanager
     def atomic(self) -> Iterator[Executor]:
         """Several statements in one transaction (the transaction's own, if already in one)."""
@@ -116,7 +155,9 @@ class Executor:
 
 
 def fixed_scope(link: Link) -> Scope:
-    """A scope that always lends ``link`` (already inside a transaction)."""
+    """A scope that always lends ``link`` (already inside a transaction, which
+    whoever made the link commits: no batch may)."""
+    link.may_commit = False
 
     @contextmanager
     def scope(atomic: bool) -> Iterator[Link]:

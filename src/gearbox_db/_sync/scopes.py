@@ -41,7 +41,7 @@ def _configure(connection: psycopg.Connection[Any]) -> None:
 
 def _finish(link: Link, failed: bool) -> None:
     """End the transaction of an atomic block: COMMIT, or ROLLBACK after an error."""
-    if link.pending:  # BEGIN never went out: nothing to end
+    if link.pending or link.committed:  # BEGIN never went out, or COMMIT already did
         return
     if not failed:
         execute(link, COMMIT)
@@ -113,7 +113,10 @@ class PoolScope:
     def __call__(self, atomic: bool) -> Iterator[Link]:
         connection = self._acquire()
         link = Link(
-            connection, list(self._atomic if atomic else self._single), self.settings.deadline
+            connection,
+            list(self._atomic if atomic else self._single),
+            self.settings.deadline,
+            may_commit=atomic,
         )
         failed = True
         try:

@@ -192,20 +192,22 @@ class AsyncOAuthRepository:
         ``client_id``, the client asking (RFC 7009 section 2.1): AuthorizationError
         otherwise, and nothing is revoked. Waits for a rotation of the family in
         flight, so that its new token is revoked too."""
-        async with self._x.atomic() as x:
-            await x.all(qr.lock_family_of_token(raw_token))
-            row = await x.first(qr.revoke(raw_token, client_id))
-        return qr.revoked(row)
+        _, revoked = await self._x.batch(
+            qr.lock_family_of_token(raw_token), qr.revoke(raw_token, client_id)
+        )
+        return qr.revoked(revoked.rows[0] if revoked.rows else None)
 
     async def revoke_client(self, client_id: str) -> int:
         """Revoke every token of the client and burn its unused codes (one
         transaction, which waits for the client's redemptions and rotations in
         flight so that their new tokens are revoked too); how many tokens were
         revoked."""
-        async with self._x.atomic() as x:
-            await x.rowcount(qr.burn_client_codes(client_id))
-            await x.all(qr.lock_client_families(client_id))
-            return await x.rowcount(qr.revoke_client(client_id))
+        *_, revoked = await self._x.batch(
+            qr.burn_client_codes(client_id),
+            qr.lock_client_families(client_id),
+            qr.revoke_client(client_id),
+        )
+        return revoked.rowcount
 
     async def purge_expired(self) -> int:
         """Delete expired codes and tokens whose access and refresh tokens have both

@@ -88,14 +88,16 @@ class AsyncUserRepository:
         """
         stored = await ahash_or_check(password, password_hash)
         statement = q.change_password(user_id, password_hash=stored)
-        async with self._x.atomic() as x:
-            q.deleted(await x.rowcount(statement), user_id)
-            await x.rowcount(qs.delete_all_for_user(user_id, keep=keep_session))
-            await x.rowcount(qr.burn_user_codes(user_id))
-            await x.all(qr.lock_user_families(user_id))
-            await x.rowcount(qr.revoke_user(user_id))
-            if revoke_api_keys:
-                await x.rowcount(qk.delete_all_for_user(user_id))
+        revocations = [
+            qs.delete_all_for_user(user_id, keep=keep_session),
+            qr.burn_user_codes(user_id),
+            qr.lock_user_families(user_id),
+            qr.revoke_user(user_id),
+            *([qk.delete_all_for_user(user_id)] if revoke_api_keys else []),
+        ]
+        # One flight: for an unknown user every statement changes nothing.
+        changed, *_ = await self._x.batch(statement, *revocations)
+        q.deleted(changed.rowcount, user_id)
 
     async def delete(self, user_id: int) -> None:
         """Delete the user with their sessions, API keys, OAuth codes and tokens

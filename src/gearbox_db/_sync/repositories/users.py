@@ -94,14 +94,16 @@ class UserRepository:
         """
         stored = hash_or_check(password, password_hash)
         statement = q.change_password(user_id, password_hash=stored)
-        with self._x.atomic() as x:
-            q.deleted(x.rowcount(statement), user_id)
-            x.rowcount(qs.delete_all_for_user(user_id, keep=keep_session))
-            x.rowcount(qr.burn_user_codes(user_id))
-            x.all(qr.lock_user_families(user_id))
-            x.rowcount(qr.revoke_user(user_id))
-            if revoke_api_keys:
-                x.rowcount(qk.delete_all_for_user(user_id))
+        revocations = [
+            qs.delete_all_for_user(user_id, keep=keep_session),
+            qr.burn_user_codes(user_id),
+            qr.lock_user_families(user_id),
+            qr.revoke_user(user_id),
+            *([qk.delete_all_for_user(user_id)] if revoke_api_keys else []),
+        ]
+        # One flight: for an unknown user every statement changes nothing.
+        changed, *_ = self._x.batch(statement, *revocations)
+        q.deleted(changed.rowcount, user_id)
 
     def delete(self, user_id: int) -> None:
         """Delete the user with their sessions, API keys, OAuth codes and tokens
