@@ -17,22 +17,28 @@ binaries are not on this machine. See :mod:`gearbox_db.testing._replica`.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from gearbox_db.testing import TestServer
 from gearbox_db.testing._replica import Standby, StandbyUnavailableError, make_standby
 
-__all__ = ["_gearbox_standby_session", "gearbox_standby"]
+__all__ = ["_gearbox_standby_session", "gearbox_standby", "standby_or_skip"]
+
+
+def standby_or_skip(server: TestServer, base: Path | None = None) -> Standby:
+    """A new streaming standby of ``server`` (the caller removes it), or the test skips."""
+    try:
+        return make_standby(server, base)
+    except StandbyUnavailableError as exc:
+        pytest.skip(f"no streaming standby of the test server: {exc.cause}")
 
 
 @pytest.fixture(scope="session")
 def _gearbox_standby_session(gearbox_server: TestServer) -> Iterator[Standby]:
     """The run's standby, removed at the end of the run."""
-    try:
-        standby = make_standby(gearbox_server)
-    except StandbyUnavailableError as exc:
-        pytest.skip(f"no streaming standby of the test server: {exc.cause}")
+    standby = standby_or_skip(gearbox_server)
     try:
         yield standby
     finally:

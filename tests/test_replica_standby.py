@@ -18,9 +18,9 @@ import psycopg
 import pytest
 
 from gearbox_db.testing import TestServer
-from gearbox_db.testing._replica import Standby, standby_of
+from gearbox_db.testing._replica import Standby
 from gearbox_db.testing._server import _base_dir
-from tests.replica import _gearbox_standby_session, gearbox_standby
+from tests.replica import _gearbox_standby_session, gearbox_standby, standby_or_skip
 
 __all__ = ["_gearbox_standby_session", "gearbox_standby"]  # the fixtures, used by name
 
@@ -113,9 +113,10 @@ def test_removing_a_standby_leaves_nothing_running(gearbox_server: TestServer) -
     base = Path(tempfile.mkdtemp(prefix="gearbox-db-standbys-", dir=_base_dir()))
     base.chmod(0o755)
     try:
-        with standby_of(gearbox_server, base=base) as standby:
-            pid, home = _postmaster(standby), standby.home
-            assert standby.is_running()
+        standby = standby_or_skip(gearbox_server, base)
+        pid, home = _postmaster(standby), standby.home
+        assert standby.is_running()
+        standby.remove()
         assert _ended(pid)
         assert not home.exists()
         assert list(base.iterdir()) == []

@@ -258,7 +258,8 @@ def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account
     password = params.pop("password", None)
     if password:  # a password file of the standby's, never on a command line
         passfile = data_dir.parent / "passfile"
-        passfile.write_text(f"*:*:*:*:{str(password).replace(chr(92), 2 * chr(92))}\n")
+        escaped = str(password).replace("\\", "\\\\").replace(":", "\\:")
+        passfile.write_text(f"*:*:*:*:{escaped}\n")
         passfile.chmod(0o600)
         if runner.switch:
             os.chown(passfile, runner.uid, runner.gid)
