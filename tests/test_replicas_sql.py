@@ -77,14 +77,15 @@ def _status(standby: Engine) -> q.ReplicaStatus:
 def _visible(standby: Engine, name: str) -> bool:
     with standby.connect() as conn:
         query = text("SELECT count(*) FROM categories WHERE name = :name")
-        return conn.execute(query, {"name": name}).scalar_one() == 1
+        return bool(conn.execute(query, {"name": name}).scalar_one() == 1)
 
 
 def _probe_until_chosen(health: ReplicaHealth, standby: Engine, required: Lsn) -> None:
     deadline = time.monotonic() + 30
     while True:
         status = _status(standby)
-        assert status.usable and status.replayed is not None
+        assert status.usable
+        assert status.replayed is not None
         health.replayed(0, status.replayed)
         if health.choose(required) == 0:
             return
@@ -96,7 +97,8 @@ def test_status_tells_a_standby_from_a_primary(engines: tuple[Engine, Engine]) -
     primary, standby = engines
     assert _status(primary) == q.ReplicaStatus(in_recovery=False, replayed=None)
     assert not _status(primary).usable
-    assert _status(standby).in_recovery and _status(standby).usable
+    assert _status(standby).in_recovery
+    assert _status(standby).usable
 
 
 def test_a_standby_chosen_for_a_position_shows_the_write(engines: tuple[Engine, Engine]) -> None:
@@ -115,7 +117,8 @@ def test_paused_replay_sends_the_read_to_the_primary_until_replayed(
     gearbox_standby.pause_replay()
     name, position = _write(primary)
     status = _status(standby)
-    assert status.replayed is not None and status.replayed < position
+    assert status.replayed is not None
+    assert status.replayed < position
     health.replayed(0, status.replayed)
     assert health.choose(position) is None  # read your write: the primary
     assert health.choose() == 0  # a read with no position may still use the standby

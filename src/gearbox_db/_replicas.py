@@ -53,7 +53,7 @@ __all__ = [
 #: Default ``max_replica_lag`` (seconds): see docs/scaling.md.
 DEFAULT_MAX_REPLICA_LAG: Final = 10.0
 _LSN: Final = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
-_TOKEN_PREFIX: Final = "rw1."
+_TOKEN_PREFIX: Final = "rw1."  # noqa: S105 - a format tag, not a secret
 _TOKEN: Final = re.compile(r"rw1\.([0-9a-f]{16})")
 _MAX: Final = (1 << 64) - 1
 
@@ -220,7 +220,7 @@ class ReplicaHealth:
         return required is None or replica.replay >= required
 
     def choose(self, required: Lsn | None = None) -> int | None:
-        """The replica for the next read (round robin among the usable ones), or None: the primary."""
+        """The replica for the next read (round robin among the usable ones); None: the primary."""
         with self._lock:
             count = len(self._replicas)
             for step in range(1, count + 1):
@@ -231,6 +231,6 @@ class ReplicaHealth:
             return None
 
     def snapshot(self) -> Sequence[tuple[bool, Lsn | None, float]]:
-        """(down, last known replay position, lag in seconds) of each replica, for logs and tests."""
+        """(down, last known replay position, lag in seconds) of each replica (logs, tests)."""
         with self._lock:
             return [(r.down, r.replay, r.lag) for r in self._replicas]

@@ -264,7 +264,8 @@ def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account
         if runner.switch:
             os.chown(passfile, runner.uid, runner.gid)
         params["passfile"] = str(passfile)
-    args = ["-D", str(data_dir), "-d", make_conninfo(**params), "-R", "-X", "stream"]
+    conninfo = make_conninfo(**{key: str(value) for key, value in params.items() if value})
+    args = ["-D", str(data_dir), "-d", conninfo, "-R", "-X", "stream"]
     run_tool(tools, "pg_basebackup", [*args, "-c", "fast", "-N", "--no-manifest", "-w"], runner)
 
 
