@@ -18,9 +18,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from gearbox_db._queries import replicas as q
-from gearbox_db._replicas import Lsn, ReplicaHealth
+from gearbox_db._replicas import Lsn, ReplicaHealth, ReplicaPolicy
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.testing import isolated
 from gearbox_db.testing._replica import Standby
@@ -126,3 +127,69 @@ def test_paused_replay_sends_the_read_to_the_primary_until_replayed(
     gearbox_standby.resume_replay()
     _probe_until_chosen(health, standby, position)
     assert _visible(standby, name)
+
+
+class Clock:
+    """Monotonic seconds the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _probe(health: ReplicaHealth, primary: Engine, standby: Engine) -> None:
+    """One health probe as the executor will make it: the primary first, then the replica."""
+    with primary.connect() as conn:
+        health.primary_at(q.to_position(conn.execute(q.PRIMARY_POSITION).one()))
+    status = _status(standby)
+    if status.usable and status.replayed is not None:
+        health.replayed(0, status.replayed)
+    else:
+        health.failed(0)
+
+
+def test_a_paused_standby_is_skipped_once_it_lags_too_long(
+    engines: tuple[Engine, Engine], gearbox_standby: Standby
+) -> None:
+    primary, standby = engines
+    clock = Clock()
+    health = ReplicaHealth(1, ReplicaPolicy(max_replica_lag=10), clock=clock)
+    gearbox_standby.pause_replay()
+    _probe(health, primary, standby)  # nothing written since the pause: no lag
+    assert health.choose() == 0
+    _write(primary)
+    _probe(health, primary, standby)
+    clock.now += 9
+    _probe(health, primary, standby)
+    assert health.choose() == 0  # 9 s behind: still within the bound
+    clock.now += 2
+    _probe(health, primary, standby)
+    assert health.choose() is None  # 11 s behind: the primary
+    gearbox_standby.resume_replay()
+    gearbox_standby.wait_for_replay()
+    _probe(health, primary, standby)
+    assert health.choose() == 0
+
+
+def test_a_stopped_standby_is_skipped_then_retried_after_the_backoff(
+    engines: tuple[Engine, Engine], gearbox_standby: Standby
+) -> None:
+    primary, standby = engines
+    clock = Clock()
+    health = ReplicaHealth(1, ReplicaPolicy(retry_after=1), clock=clock)
+    _probe(health, primary, standby)
+    assert health.choose() == 0
+    gearbox_standby.stop()
+    standby.dispose()  # its pooled connections died with it
+    with pytest.raises(OperationalError):
+        _status(standby)
+    health.failed(0)
+    assert health.choose() is None
+    assert health.due() == []  # not before the backoff
+    gearbox_standby.start()
+    clock.now += 1
+    assert health.due() == [0]
+    _probe(health, primary, standby)
+    assert health.choose() == 0
