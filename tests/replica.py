@@ -16,15 +16,29 @@ binaries are not on this machine. See :mod:`gearbox_db.testing._replica`.
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from gearbox_db.testing import TestServer
-from gearbox_db.testing._replica import Standby, StandbyUnavailableError, make_standby
+from gearbox_db.testing._replica import (
+    Standby,
+    StandbyUnavailableError,
+    _free_port,
+    make_standby,
+)
 
-__all__ = ["_gearbox_standby_session", "gearbox_standby", "standby_or_skip"]
+__all__ = ["_gearbox_standby_session", "gearbox_standby", "pgbouncer_for", "standby_or_skip"]
 
 
 def standby_or_skip(server: TestServer, base: Path | None = None) -> Standby:
@@ -58,3 +72,76 @@ def gearbox_standby(_gearbox_standby_session: Standby) -> Iterator[Standby]:
     _ready(_gearbox_standby_session)
     yield _gearbox_standby_session
     _ready(_gearbox_standby_session)
+
+
+_PGBOUNCER_CONFIG = """
+[databases]
+* = host={host} port={port}
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = {listen}
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = {auth_file}
+pool_mode = transaction
+default_pool_size = 4
+max_client_conn = 200
+ignore_startup_parameters = extra_float_digits,options
+logfile = {log}
+"""
+
+
+@contextmanager
+def pgbouncer_for(standby: Standby, dbname: str) -> Iterator[str]:
+    """URL of database ``dbname`` of the standby through a transaction-pooling PgBouncer.
+
+    Debian's ``pgbouncer`` (skips without it), on a free port of 127.0.0.1,
+    run as the standby's account (PgBouncer refuses root; the embedded
+    standby's socket admits that account alone), so it reaches a standby on a
+    Unix socket too. Clients authenticate with a random password (SCRAM): the
+    embedded server stays closed to other local users.
+    """
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        pytest.skip("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
+    params = conninfo_to_dict(standby.conninfo)
+    user, password = str(params.get("user") or "postgres"), secrets.token_urlsafe(16)
+    directory = Path(tempfile.mkdtemp(prefix="gearbox-pgbouncer-", dir=standby.home.parent))
+    auth_file, config, listen = (
+        directory / "userlist.txt",
+        directory / "pgbouncer.ini",
+        _free_port(),
+    )
+    auth_file.write_text(f'"{user}" "{params.get("password") or password}"\n')
+    config.write_text(
+        _PGBOUNCER_CONFIG.format(
+            host=params["host"], port=params["port"], listen=listen, auth_file=auth_file,
+            log=directory / "log",
+        )
+    )  # fmt: skip
+    for path in (directory, auth_file, config):
+        if standby.runner.switch:
+            os.chown(path, standby.runner.uid, standby.runner.gid)
+    account = ["-u", standby.runner.name] if os.geteuid() == 0 else []
+    process = subprocess.Popen([binary, *account, str(config)], stderr=subprocess.DEVNULL)
+    url = f"postgresql://{user}:{params.get('password') or password}@127.0.0.1:{listen}/{dbname}"
+    try:
+        _wait_until_up(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            psycopg.connect(url, connect_timeout=2).close()
+            return
+        except psycopg.OperationalError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # waiting for a daemon to listen, up to a deadline

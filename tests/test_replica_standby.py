@@ -16,11 +16,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from gearbox_db.testing import TestServer
 from gearbox_db.testing._replica import Standby
 from gearbox_db.testing._server import _base_dir
-from tests.replica import _gearbox_standby_session, gearbox_standby, standby_or_skip
+from tests.replica import (
+    _gearbox_standby_session,
+    gearbox_standby,
+    pgbouncer_for,
+    standby_or_skip,
+)
 
 __all__ = ["_gearbox_standby_session", "gearbox_standby"]  # the fixtures, used by name
 
@@ -125,3 +131,19 @@ def test_removing_a_standby_leaves_nothing_running(gearbox_server: TestServer) -
     with psycopg.connect(gearbox_server.conninfo, autocommit=True) as primary:
         query = "SELECT count(*) FROM pg_stat_replication WHERE application_name = %s"
         assert primary.execute(query, (standby.name,)).fetchone() == (0,)
+
+
+def test_the_standby_serves_reads_through_pgbouncer(
+    gearbox_standby: Standby, gearbox_database_url: str
+) -> None:
+    name, lsn = _add_category(gearbox_database_url)
+    gearbox_standby.wait_for_replay(lsn)
+    dbname = str(conninfo_to_dict(gearbox_database_url)["dbname"])
+    # PgBouncer 1.18 tracks no prepared statements: psycopg must prepare none.
+    with (
+        pgbouncer_for(gearbox_standby, dbname) as url,
+        psycopg.connect(url, prepare_threshold=None) as conn,
+    ):
+        for _ in range(10):  # beyond psycopg's default prepare threshold (5)
+            query = "SELECT pg_is_in_recovery(), count(*) FROM categories WHERE name = %s"
+            assert conn.execute(query, (name,)).fetchone() == (True, 1)
