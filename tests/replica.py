@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
@@ -106,42 +106,56 @@ def pgbouncer_for(standby: Standby, dbname: str) -> Iterator[str]:
     if not Path(binary).exists():
         pytest.skip("pgbouncer is not installed (Debian: apt-get install -y pgbouncer)")
     params = conninfo_to_dict(standby.conninfo)
-    user, password = str(params.get("user") or "postgres"), secrets.token_urlsafe(16)
+    user = str(params.get("user") or "postgres")
+    password = str(params.get("password") or secrets.token_urlsafe(16))
     directory = Path(tempfile.mkdtemp(prefix="gearbox-pgbouncer-", dir=standby.home.parent))
-    auth_file, config, listen = (
-        directory / "userlist.txt",
-        directory / "pgbouncer.ini",
-        _free_port(),
-    )
-    auth_file.write_text(f'"{user}" "{params.get("password") or password}"\n')
-    config.write_text(
-        _PGBOUNCER_CONFIG.format(
-            host=params["host"], port=params["port"], listen=listen, auth_file=auth_file,
-            log=directory / "log",
-        )
-    )  # fmt: skip
-    for path in (directory, auth_file, config):
-        if standby.runner.switch:
-            os.chown(path, standby.runner.uid, standby.runner.gid)
-    account = ["-u", standby.runner.name] if os.geteuid() == 0 else []
-    process = subprocess.Popen([binary, *account, str(config)], stderr=subprocess.DEVNULL)
-    url = f"postgresql://{user}:{params.get('password') or password}@127.0.0.1:{listen}/{dbname}"
     try:
-        _wait_until_up(url, process)
-        yield url
+        (directory / "userlist.txt").write_text(f'"{user}" "{password}"\n')
+        process, listen = _start_pgbouncer(binary, directory, standby, params)
+        try:
+            yield f"postgresql://{user}:{password}@127.0.0.1:{listen}/{dbname}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
     finally:
-        process.terminate()
-        process.wait(timeout=30)
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            psycopg.connect(url, connect_timeout=2).close()
-            return
-        except psycopg.OperationalError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)  # waiting for a daemon to listen, up to a deadline
+def _start_pgbouncer(
+    binary: str, directory: Path, standby: Standby, params: Mapping[str, object]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A running PgBouncer and its port (another port if the first was taken meanwhile)."""
+    config, log = directory / "pgbouncer.ini", directory / "log"
+    account = ["-u", standby.runner.name] if os.geteuid() == 0 else []
+    for _ in range(3):
+        listen = _free_port()
+        config.write_text(
+            _PGBOUNCER_CONFIG.format(
+                host=params["host"], port=params["port"], listen=listen,
+                auth_file=directory / "userlist.txt", log=log,
+            )
+        )  # fmt: skip
+        for path in directory.iterdir() if standby.runner.switch else ():
+            os.chown(path, standby.runner.uid, standby.runner.gid)
+        if standby.runner.switch:
+            os.chown(directory, standby.runner.uid, standby.runner.gid)
+        process = subprocess.Popen([binary, *account, str(config)], stderr=subprocess.DEVNULL)
+        if _listening(listen, process):
+            return process, listen
+    detail = log.read_text()[-2000:] if log.exists() else "no log"
+    raise RuntimeError(f"pgbouncer did not start: {detail}")
+
+
+def _listening(port: int, process: subprocess.Popen[bytes]) -> bool:
+    """Whether PgBouncer listens on ``port``; False when it exited (the port was taken)."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        if time.monotonic() > deadline:
+            process.terminate()
+            process.wait(timeout=30)
+            return False
+        time.sleep(0.02)  # waiting for a daemon to listen, up to a deadline
+    return False

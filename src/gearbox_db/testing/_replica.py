@@ -122,6 +122,7 @@ class Standby:
         """Stop the standby and delete its directory."""
         self.stop()
         shutil.rmtree(self.home, ignore_errors=True)
+        atexit.unregister(self.remove)
 
     def wait_streaming(self, timeout: float = 30) -> None:
         """Wait until the primary lists the standby as ``streaming`` and it is in recovery."""
@@ -222,34 +223,49 @@ def _setting(admin: psycopg.Connection[Any], query: str) -> str:
     return str(row[0])
 
 
-def _probe(server: TestServer) -> tuple[Binaries, Account, dict[str, str]]:
-    """The server's binaries, the account to run them as, and the settings to copy."""
+def _check_replication(server: TestServer) -> None:
     try:
         psycopg.connect(server.conninfo, replication="true").close()
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1]
         raise StandbyUnavailableError(f"the test server refuses replication: {reason}") from exc
+
+
+def _facts(server: TestServer) -> dict[str, str]:
+    """The server's binaries, version, data directory, config files and hot-standby minimums."""
     with psycopg.connect(server.conninfo, autocommit=True) as admin:
-        bin_dir = Path(_setting(admin, "SELECT setting FROM pg_config WHERE name = 'BINDIR'"))
-        version = _setting(admin, "SHOW server_version").split()[0]
-        major = int(_setting(admin, "SHOW server_version_num")) // 10000
-        data_directory = Path(_setting(admin, "SHOW data_directory"))
+        facts = {"bindir": _setting(admin, "SELECT setting FROM pg_config WHERE name = 'BINDIR'")}
+        for name in ("server_version", "server_version_num", "data_directory"):
+            facts[name] = _setting(admin, f"SHOW {name}")
+        for name in ("hba_file", "ident_file"):
+            facts[name] = _setting(admin, f"SHOW {name}")
         rows = admin.execute(
             "SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
             (list(_HOT_STANDBY_MINIMUMS),),
         ).fetchall()
-        settings = {str(name): str(value) for name, value in rows}
-        for name in ("hba_file", "ident_file"):
-            settings[name] = _setting(admin, f"SHOW {name}")
+    return facts | {str(name): str(value) for name, value in rows}
+
+
+def _runner(server: TestServer, data_directory: Path) -> Account:
+    """Who runs the standby: the primary's data directory's owner when we are root, else us."""
+    if os.geteuid() != 0:
+        return _account(os.geteuid())
+    directory = server.data_dir or data_directory
+    owner = directory.stat().st_uid if directory.exists() else 0
+    return _account(owner if owner != 0 else pwd.getpwnam("postgres").pw_uid)
+
+
+def _probe(server: TestServer) -> tuple[Binaries, Account, dict[str, str]]:
+    """The server's binaries, the account to run them as, and the settings to copy."""
+    _check_replication(server)
+    facts = _facts(server)
+    bin_dir = Path(facts["bindir"])
     if not (bin_dir / "pg_basebackup").exists():
         raise StandbyUnavailableError(f"the server's binaries ({bin_dir}) are not on this machine")
+    major = int(facts["server_version_num"]) // 10000
+    version = facts["server_version"].split()[0]
     tools = Binaries(bin_dir=bin_dir, major=major, version=version, source=str(bin_dir))
-    owner = (server.data_dir or data_directory).stat().st_uid if os.geteuid() == 0 else None
-    if owner is None:
-        runner = _account(os.geteuid())
-    else:
-        runner = _account(owner if owner != 0 else pwd.getpwnam("postgres").pw_uid)
-    return tools, runner, settings
+    return tools, _runner(server, Path(facts["data_directory"])), facts
 
 
 def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account) -> None:
@@ -343,6 +359,7 @@ def make_standby(server: TestServer, base: Path | None = None) -> Standby:
     except BaseException:
         standby.remove()
         raise
+    atexit.register(standby.remove)  # should the caller never get to remove it
     return standby
 
 
@@ -350,9 +367,7 @@ def make_standby(server: TestServer, base: Path | None = None) -> Standby:
 def standby_of(server: TestServer, base: Path | None = None) -> Iterator[Standby]:
     """A streaming standby of ``server`` for the block; stopped and deleted afterwards."""
     standby = make_standby(server, base)
-    atexit.register(standby.remove)  # should the block never finish (an interrupted run)
     try:
         yield standby
     finally:
         standby.remove()
-        atexit.unregister(standby.remove)
