@@ -9,6 +9,10 @@ a database the test creates on the primary (``gearbox_database_url``)
 reaches it by replication; ``standby.wait_for_replay()`` then
 ``standby.url_of(gearbox_database_url)`` to read it there.
 
+``standby_or_skip(server, base=None)`` makes another standby (the caller
+removes it); ``pgbouncer_for(standby, dbname)`` puts a transaction-pooling
+PgBouncer in front of one and yields the URL of ``dbname`` through it.
+
 Skipped, saying why, where the server refuses replication (the machine's
 PostgreSQL 15 without a ``replication`` line in its ``pg_hba.conf``) or its
 binaries are not on this machine. See :mod:`gearbox_db.testing._replica`.
