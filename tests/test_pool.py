@@ -270,3 +270,35 @@ def test_terminated_connections_are_replaced_without_a_failed_call(
             assert db.settings.get("k") == "v"
         with pytest.raises(NotFoundError):
             db.items.get(10**9)
+
+
+def test_a_psycopg_connection_of_the_caller_joins_its_transaction(
+    gearbox_database_url: str,
+) -> None:
+    """from_connection takes a psycopg connection: each operation a savepoint of the
+    caller's open transaction, nothing committed by the library."""
+    with psycopg.connect(gearbox_database_url) as connection:
+        connection.execute("SELECT 1")  # the caller's transaction is open
+        db = Database.from_connection(connection)
+        category = db.categories.create(name="Joined")
+        with pytest.raises(NotFoundError):
+            db.items.get(10**9)  # a failed operation leaves the transaction usable
+        assert db.categories.get(category.id).name == "Joined"
+        connection.rollback()
+        with pytest.raises(NotFoundError):
+            db.categories.get(category.id)  # rolled back with the caller's transaction
+
+
+def test_async_connect_is_a_plain_call_and_opens_lazily(gearbox_database_url: str) -> None:
+    async def scenario() -> None:
+        db = AsyncDatabase.connect(gearbox_database_url)
+        assert db.pool is not None
+        assert db.pool.closed  # nothing opened yet
+        await db.settings.set("k", "v")  # the first operation opens the pool
+        assert not db.pool.closed
+        assert await db.settings.get("k") == "v"
+        await db.close()
+        with pytest.raises(InvalidStateError):
+            await db.settings.get("k")
+
+    asyncio.run(scenario())
