@@ -5,11 +5,22 @@ from __future__ import annotations
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
+
+from gearbox_db import migrations
+
+# The scripts share the tests' counting (and delaying) proxy, tests/wire.py.
+_ROOT: Final = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 #: The system PostgreSQL the scripts compare with, when it is reachable.
 SYSTEM_PG_URL: Final = os.environ.get(
@@ -115,3 +126,26 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         for row in rows
     ]
     return "\n".join(lines)
+
+
+@contextmanager
+def scratch_database(prefix: str, url: str = SYSTEM_PG_URL) -> Iterator[str]:
+    """URL of a new database ``<prefix>_<pid>`` on the server of ``url``, migrated to
+    head (``gearbox_db.migrations.upgrade``) and dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(drop)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target = urlsplit(url)._replace(path=f"/{name}").geturl()
+    try:
+        migrations.upgrade(target)
+        yield target
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(drop)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
