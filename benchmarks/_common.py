@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
 import platform
 import statistics
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
@@ -149,3 +152,34 @@ def scratch_database(prefix: str, url: str = SYSTEM_PG_URL) -> Iterator[str]:
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages."""
     return ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def _serve_proxy(url: str, delay: float, channel: Connection) -> None:
+    from tests.wire import RoundTripProxy
+
+    with RoundTripProxy(url, delay=delay, record_statements=False) as proxy:
+        channel.send(proxy.url)
+        with contextlib.suppress(EOFError):
+            channel.recv()  # until the parent says stop (or exits)
+
+
+@contextmanager
+def proxied(url: str, delay: float) -> Iterator[str]:
+    """``url`` itself when ``delay`` is 0, else the URL of a proxy to it (tests/wire.py)
+    holding each chunk ``delay`` seconds each way, run in a process of its own (so
+    that its threads do not compete with the measured code for this one's GIL)."""
+    if delay <= 0:
+        yield url
+        return
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve_proxy, args=(url, delay, theirs), daemon=True
+    )
+    process.start()
+    try:
+        yield str(ours.recv())
+    finally:
+        ours.send("stop")
+        process.join(5)
+        if process.is_alive():
+            process.kill()

@@ -23,7 +23,8 @@ list the statements the server was asked to run (:attr:`RoundTripProxy.statement
 each simple ``Query`` message, and each extended-protocol ``Execute`` with the
 text its ``Parse`` gave the prepared statement it runs.
 
-``delay`` (seconds) holds every chunk that long in each direction, in order,
+``record_statements=False`` leaves the statements out (after startup the proxy
+then only counts). ``delay`` (seconds) holds every chunk that long in each direction, in order,
 as a network of that latency would: a round trip then costs at least
 ``2 * delay``.
 """
@@ -177,6 +178,8 @@ class _Link:
             if self.answered:
                 self.proxy.count_flight(startup=not self.ready)
             self.answered = False
+            if not self.proxy.record_statements and self.ready:
+                return
             for kind, body in self.client_framing.feed(data):
                 self._client_message(kind, body)
 
@@ -184,6 +187,8 @@ class _Link:
         """Server bytes about to reach the client."""
         with self.proxy.lock:
             self.answered = True
+            if self.ready:
+                return  # the framing is needed until the first ReadyForQuery only
             for kind, _ in self.server_framing.feed(data):
                 self.ready = self.ready or kind == b"Z"
 
@@ -214,9 +219,12 @@ class RoundTripProxy:
     Use it as a context manager, or call :meth:`start` and :meth:`close`.
     """
 
-    def __init__(self, upstream_url: str, *, delay: float = 0.0) -> None:
+    def __init__(
+        self, upstream_url: str, *, delay: float = 0.0, record_statements: bool = True
+    ) -> None:
         self._params = {k: str(v) for k, v in conninfo_to_dict(upstream_url).items()}
         self.delay = delay
+        self.record_statements = record_statements
         self.lock = threading.Lock()
         self.round_trips = 0
         self.startup_round_trips = 0
