@@ -111,3 +111,16 @@ def test_delay_adds_two_delays_per_round_trip(gearbox_database_url: str) -> None
             opened.execute("SELECT 3")
     assert proxy.round_trips == 4
     assert elapsed >= 3 * 2 * delay  # a lower bound only: never a timed upper bound
+
+
+def test_counting_without_recording_statements(gearbox_database_url: str) -> None:
+    with (
+        RoundTripProxy(gearbox_database_url, record_statements=False) as proxy,
+        psycopg.connect(proxy.url, autocommit=True) as opened,
+    ):
+        proxy.reset()
+        opened.execute("SELECT 1")
+        with opened.pipeline():
+            opened.execute("SELECT 2")
+            opened.execute("SELECT 3")
+    assert (proxy.round_trips, proxy.statements) == (2, [])
