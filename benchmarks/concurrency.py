@@ -109,7 +109,7 @@ async def sessions(url: str) -> int:
         cursor = await monitor.execute(SESSIONS)
         row = await cursor.fetchone()
     assert row is not None
-    return int(row[0]) - 1  # this monitor's own session
+    return int(row[0])  # this monitor's own session included
 
 
 async def run_library(url: str, world: World, args: Any) -> list[str]:
@@ -120,7 +120,8 @@ async def run_library(url: str, world: World, args: Any) -> list[str]:
         done, errors = await hammer(library_ops(db, world), args.tasks, args.seconds)
     finally:
         await closed(db)
-    return row("library (AsyncDatabase defaults)", done, errors, args, await sessions(url) - before)
+    opened_now = await sessions(url) - before - 1  # the later monitor's own session
+    return row("library (AsyncDatabase defaults)", done, errors, args, opened_now)
 
 
 async def run_raw(url: str, world: World, args: Any) -> list[str]:
@@ -130,7 +131,7 @@ async def run_raw(url: str, world: World, args: Any) -> list[str]:
         done, errors = await hammer(raw_ops(pool, world), args.tasks, args.seconds)
         size = f"min_size={pool.min_size}, max_size={pool.max_size}"
     label = f"raw psycopg_pool ({size})"
-    return row(label, done, errors, args, await sessions(url) - before)
+    return row(label, done, errors, args, await sessions(url) - before - 1)
 
 
 def row(label: str, done: int, errors: Counter[str], args: Any, new_sessions: int) -> list[str]:

@@ -14,7 +14,8 @@ has). It runs on threads of its own, so sync and async code use it alike::
 A *round trip* (a flight) is the client sending, then waiting for the
 server's answer before it sends again: a new flight is counted when client
 bytes arrive after server bytes were forwarded since the client's last
-bytes, so a pipelined batch of several statements is one flight. Flights
+bytes, so a pipelined batch of several statements is one flight (the
+``Terminate`` message that closes a connection is none). Flights
 before a connection's first ``ReadyForQuery`` (startup and authentication)
 are counted apart, in :attr:`RoundTripProxy.startup_round_trips`.
 
@@ -48,6 +49,8 @@ __all__ = ["RoundTripProxy"]
 
 _SSL_OR_GSS_REQUEST: Final = frozenset({80877103, 80877104})
 _CHUNK: Final = 65536
+#: The client's last message (it waits for no answer): not a round trip.
+_TERMINATE: Final = b"X\x00\x00\x00\x04"
 
 
 class _Framing:
@@ -175,7 +178,7 @@ class _Link:
     def from_client(self, data: bytes) -> None:
         """Client bytes: a new flight if the server answered since the client's last bytes."""
         with self.proxy.lock:
-            if self.answered:
+            if self.answered and data != _TERMINATE:  # no answer to wait for
                 self.proxy.count_flight(startup=not self.ready)
             self.answered = False
             if not self.proxy.record_statements and self.ready:
