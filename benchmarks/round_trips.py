@@ -325,6 +325,9 @@ def main() -> None:
         RoundTripProxy(url) as proxy,
         Database.connect(proxy.url) as db,
     ):
+        opener = getattr(db, "open", None)  # a database that opens its pool on demand
+        if opener is not None:
+            opener()
         world = World(db)
         rows = [measure(db, world, proxy, case) for case in cases()]
     print(f"load average: {load_average()}\n")
