@@ -14,7 +14,12 @@ extended-protocol ``Execute``), their first words, and connections opened
 during the call (a pool that opens one pays its startup too, not counted in
 the round trips).
 
-    python benchmarks/round_trips.py [--url URL]
+With ``--server-log FILE`` (the server's log, readable here) the scratch
+database logs every statement (``log_statement = all``) and a last column
+counts the statement lines its backends logged during the call: a check on
+the count read from the wire.
+
+    python benchmarks/round_trips.py [--url URL] [--server-log FILE]
 """
 
 from __future__ import annotations
@@ -22,9 +27,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from _common import SYSTEM_PG_URL, load_average, machine, scratch_database
+from _server_log import ServerLog
 from _world import PASSWORD, REDIRECT, World, pkce, unique
 from tests.wire import RoundTripProxy
 
@@ -296,17 +303,22 @@ def first_words(statements: list[str]) -> str:
     return ", ".join(words)
 
 
-def measure(db: Database, world: World, proxy: RoundTripProxy, case: Case) -> list[str]:
+def measure(
+    db: Database, world: World, proxy: RoundTripProxy, log: ServerLog | None, case: Case
+) -> list[str]:
     """One table row: a warm-up call, then the counted call."""
     name, prepare, call = case
     call(db, prepare(world))
     argument = prepare(world)
     proxy.reset()
+    if log is not None:
+        log.mark()
     call(db, argument)
     with proxy.lock:
         trips, statements = proxy.round_trips, list(proxy.statements)
         opened = proxy.connections_opened
-    return [name, str(trips), str(len(statements)), first_words(statements), str(opened)]
+    found = [name, str(trips), str(len(statements)), first_words(statements), str(opened)]
+    return found if log is None else [*found, str(log.statements())]
 
 
 def markdown(headers: list[str], rows: list[list[str]]) -> str:
@@ -315,23 +327,37 @@ def markdown(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=SYSTEM_PG_URL, help="a server to make a scratch db on")
-    args = parser.parse_args()
-    print(machine())
-    with (
-        scratch_database("gearbox_bench_round_trips", args.url) as url,
-        RoundTripProxy(url) as proxy,
-        Database.connect(proxy.url) as db,
-    ):
+def measure_all(url: str, log: ServerLog | None) -> list[list[str]]:
+    """Every case's row, on a database through the proxy."""
+    with RoundTripProxy(url) as proxy, Database.connect(proxy.url) as db:
         opener = getattr(db, "open", None)  # a database that opens its pool on demand
         if opener is not None:
             opener()
         world = World(db)
-        rows = [measure(db, world, proxy, case) for case in cases()]
+        return [measure(db, world, proxy, log, case) for case in cases()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=SYSTEM_PG_URL, help="a server to make a scratch db on")
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        help="the server's log file (readable here): also count the statements it logs",
+    )
+    args = parser.parse_args()
+    print(machine())
+    with scratch_database("gearbox_bench_round_trips", args.url) as url:
+        log = ServerLog(args.server_log, args.url, url) if args.server_log else None
+        try:
+            rows = measure_all(url, log)
+        finally:
+            if log is not None:
+                log.close()
     print(f"load average: {load_average()}\n")
     headers = ["method", "round trips", "statements", "statements sent", "connections opened"]
+    if args.server_log:
+        headers.append("statements (server log)")
     print(markdown(headers, rows))
     print(
         "\nstatements: Query and Execute messages on the wire (counted by tests/wire.py); "
