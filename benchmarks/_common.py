@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import multiprocessing
 import os
 import platform
@@ -12,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import psycopg
@@ -183,3 +184,21 @@ def proxied(url: str, delay: float) -> Iterator[str]:
         process.join(5)
         if process.is_alive():
             process.kill()
+
+
+async def opened(made: Any) -> Any:
+    """A database from ``connect`` (awaited if it is a coroutine), its pool opened."""
+    db = await made if inspect.isawaitable(made) else made
+    opener = getattr(db, "open", None)
+    if opener is not None:
+        result = opener()
+        if inspect.isawaitable(result):
+            await result
+    return db
+
+
+async def closed(db: Any) -> None:
+    """Close ``db`` (sync or async)."""
+    result = db.close()
+    if inspect.isawaitable(result):
+        await result

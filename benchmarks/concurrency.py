@@ -31,9 +31,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import psycopg
-from _common import SYSTEM_PG_URL, load_average, machine, scratch_database, table
+from _common import (
+    SYSTEM_PG_URL,
+    closed,
+    load_average,
+    machine,
+    opened,
+    scratch_database,
+    table,
+)
 from _world import World
-from overhead import CREATE_FIELDS, closed, compiled, opened, statements
+from overhead import CREATE_FIELDS, compiled, statements
 from psycopg_pool import AsyncConnectionPool
 
 from gearbox_db import AsyncDatabase, Database

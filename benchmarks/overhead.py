@@ -40,9 +40,11 @@ from typing import Any, Final
 import psycopg
 from _common import (
     SYSTEM_PG_URL,
+    closed,
     load_average,
     machine,
     median_ms,
+    opened,
     proxied,
     scratch_database,
     table,
@@ -175,24 +177,6 @@ async def measure(
                     wall.setdefault(f"{name}|{side}", []).append(spent)
                     cpu.setdefault(f"{name}|{side}", []).append(spent_cpu)
     return wall, cpu
-
-
-async def opened(made: Any) -> Any:
-    """A database from ``connect`` (awaited if it is a coroutine), its pool opened."""
-    db = await made if inspect.isawaitable(made) else made
-    opener = getattr(db, "open", None)
-    if opener is not None:
-        result = opener()
-        if inspect.isawaitable(result):
-            await result
-    return db
-
-
-async def closed(db: Any) -> None:
-    """Close ``db`` (sync or async)."""
-    result = db.close()
-    if inspect.isawaitable(result):
-        await result
 
 
 async def sync_side(url: str, world: World, sqls: dict[str, Sql], args: Any) -> Any:

@@ -2,9 +2,10 @@
 
 A scratch database on the system PostgreSQL (``--url``, default
 ``$GEARBOX_BENCH_SYSTEM_URL``), migrated to head and dropped afterwards.
-``Database.connect`` (the sync API; the async one sends the same statements)
-reaches it through ``tests/wire.py``'s counting proxy. For each method: the
-arguments are prepared (not counted), one warm-up call is made, arguments are
+``Database.connect`` (the sync API; ``--async``: ``AsyncDatabase``) reaches it
+through ``tests/wire.py``'s counting proxy. For each method: the
+arguments are prepared (on a ``Database`` of their own that reaches the server
+directly: not counted), one warm-up call is made, arguments are
 prepared again, the counters are reset and the call is made once, on the
 already-open pool. Printed: the round trips of that call (a round trip: the
 client sends, then waits for the server's answer before sending again; a
@@ -19,25 +20,34 @@ database logs every statement (``log_statement = all``) and a last column
 counts the statement lines its backends logged during the call: a check on
 the count read from the wire.
 
-    python benchmarks/round_trips.py [--url URL] [--server-log FILE]
+    python benchmarks/round_trips.py [--url URL] [--server-log FILE] [--async]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import SYSTEM_PG_URL, load_average, machine, scratch_database
+from _common import SYSTEM_PG_URL, closed, load_average, machine, opened, scratch_database
 from _server_log import ServerLog
 from _world import PASSWORD, REDIRECT, World, pkce, unique
 from tests.wire import RoundTripProxy
 
-from gearbox_db import Database
+from gearbox_db import AsyncDatabase, Database
 
-Case = tuple[str, Callable[[World], Any], Callable[[Database, Any], Any]]
+Case = tuple[str, Callable[[World], Any], Callable[[Any, Any], Any]]
+#: The loop the async database's calls run on (``--async``).
+_loop = asyncio.new_event_loop()
+
+
+def done(result: Any) -> Any:
+    """``result``, or what it gives when it is awaitable (a call of the async API)."""
+    return _loop.run_until_complete(result) if inspect.isawaitable(result) else result
 
 
 def _fixed(w: World) -> None:
@@ -304,16 +314,16 @@ def first_words(statements: list[str]) -> str:
 
 
 def measure(
-    db: Database, world: World, proxy: RoundTripProxy, log: ServerLog | None, case: Case
+    db: Any, world: World, proxy: RoundTripProxy, log: ServerLog | None, case: Case
 ) -> list[str]:
     """One table row: a warm-up call, then the counted call."""
     name, prepare, call = case
-    call(db, prepare(world))
+    done(call(db, prepare(world)))
     argument = prepare(world)
     proxy.reset()
     if log is not None:
         log.mark()
-    call(db, argument)
+    done(call(db, argument))
     with proxy.lock:
         trips, statements = proxy.round_trips, list(proxy.statements)
         opened = proxy.connections_opened
@@ -327,14 +337,17 @@ def markdown(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def measure_all(url: str, log: ServerLog | None) -> list[list[str]]:
-    """Every case's row, on a database through the proxy."""
-    with RoundTripProxy(url) as proxy, Database.connect(proxy.url) as db:
-        opener = getattr(db, "open", None)  # a database that opens its pool on demand
-        if opener is not None:
-            opener()
-        world = World(db)
-        return [measure(db, world, proxy, log, case) for case in cases()]
+def measure_all(url: str, log: ServerLog | None, *, use_async: bool) -> list[list[str]]:
+    """Every case's row, on a database through the proxy (the rows the calls use are
+    made on a ``Database`` of its own, directly)."""
+    with Database.connect(url) as direct, RoundTripProxy(url) as proxy:
+        world = World(direct)
+        connect = AsyncDatabase.connect if use_async else Database.connect
+        db = done(opened(connect(proxy.url)))
+        try:
+            return [measure(db, world, proxy, log, case) for case in cases()]
+        finally:
+            done(closed(db))
 
 
 def main() -> None:
@@ -345,16 +358,20 @@ def main() -> None:
         type=Path,
         help="the server's log file (readable here): also count the statements it logs",
     )
+    parser.add_argument(
+        "--async", dest="use_async", action="store_true", help="measure AsyncDatabase"
+    )
     args = parser.parse_args()
     print(machine())
     with scratch_database("gearbox_bench_round_trips", args.url) as url:
         log = ServerLog(args.server_log, args.url, url) if args.server_log else None
         try:
-            rows = measure_all(url, log)
+            rows = measure_all(url, log, use_async=args.use_async)
         finally:
             if log is not None:
                 log.close()
-    print(f"load average: {load_average()}\n")
+    print(f"load average: {load_average()}")
+    print(f"API: {'AsyncDatabase' if args.use_async else 'Database'}\n")
     headers = ["method", "round trips", "statements", "statements sent", "connections opened"]
     if args.server_log:
         headers.append("statements (server log)")
