@@ -80,7 +80,7 @@ def raw_ops(pool: AsyncConnectionPool[Any], world: World) -> dict[str, Op]:
     sqls = statements(world, 1)
     sqls["settings.set"] = compiled(qst.upsert("currency", "EUR"))
 
-    def op(sql: tuple[str, dict[str, Any]]) -> Op:
+    def op(sql: tuple[Any, Any]) -> Op:
         async def run() -> Any:
             async with pool.connection() as connection:
                 cursor = await connection.execute(*sql)

@@ -65,14 +65,14 @@ from gearbox_db._queries._common import now
 WARMUP: Final = 20
 LIST: Final = "items.list (all)"
 DIALECT: Final = create_engine("postgresql+psycopg://").dialect  # makes no connection
-Sql = tuple[str, dict[str, Any]]
+Sql = tuple[Any, Any]  # SQL (text or psycopg.sql) and its parameters (mapping or sequence)
 Samples = dict[str, list[float]]
 
 
 def compiled(statement: Any) -> Sql:
     """SQL text and parameters of a builder's statement, as the repository sends them."""
     if hasattr(statement, "sql") and hasattr(statement, "params"):  # the precompiled form
-        return str(statement.sql), dict(statement.params)
+        return statement.sql, statement.params
     done = statement.compile(dialect=DIALECT)
     return str(done), dict(done.params)
 
