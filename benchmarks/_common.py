@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import multiprocessing
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
+
+from gearbox_db import migrations
+
+# The scripts share the tests' counting (and delaying) proxy, tests/wire.py.
+_ROOT: Final = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 #: The system PostgreSQL the scripts compare with, when it is reachable.
 SYSTEM_PG_URL: Final = os.environ.get(
@@ -115,3 +130,75 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         for row in rows
     ]
     return "\n".join(lines)
+
+
+@contextmanager
+def scratch_database(prefix: str, url: str = SYSTEM_PG_URL) -> Iterator[str]:
+    """URL of a new database ``<prefix>_<pid>`` on the server of ``url``, migrated to
+    head (``gearbox_db.migrations.upgrade``) and dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(drop)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    target = urlsplit(url)._replace(path=f"/{name}").geturl()
+    try:
+        migrations.upgrade(target)
+        yield target
+    finally:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(drop)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return ", ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
+def _serve_proxy(url: str, delay: float, channel: Connection) -> None:
+    from tests.wire import RoundTripProxy
+
+    with RoundTripProxy(url, delay=delay, record_statements=False) as proxy:
+        channel.send(proxy.url)
+        with contextlib.suppress(EOFError):
+            channel.recv()  # until the parent says stop (or exits)
+
+
+@contextmanager
+def proxied(url: str, delay: float) -> Iterator[str]:
+    """``url`` itself when ``delay`` is 0, else the URL of a proxy to it (tests/wire.py)
+    holding each chunk ``delay`` seconds each way, run in a process of its own (so
+    that its threads do not compete with the measured code for this one's GIL)."""
+    if delay <= 0:
+        yield url
+        return
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve_proxy, args=(url, delay, theirs), daemon=True
+    )
+    process.start()
+    try:
+        yield str(ours.recv())
+    finally:
+        ours.send("stop")
+        process.join(5)
+        if process.is_alive():
+            process.kill()
+
+
+async def opened(made: Any) -> Any:
+    """A database from ``connect`` (awaited if it is a coroutine), its pool opened."""
+    db = await made if inspect.isawaitable(made) else made
+    opener = getattr(db, "open", None)
+    if opener is not None:
+        result = opener()
+        if inspect.isawaitable(result):
+            await result
+    return db
+
+
+async def closed(db: Any) -> None:
+    """Close ``db`` (sync or async)."""
+    result = db.close()
+    if inspect.isawaitable(result):
+        await result
