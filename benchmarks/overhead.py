@@ -60,7 +60,6 @@ from gearbox_db._queries import item_pages as pages
 from gearbox_db._queries import items as qi
 from gearbox_db._queries import sessions as qs
 from gearbox_db._queries import settings as qst
-from gearbox_db._queries._common import now
 
 WARMUP: Final = 20
 LIST: Final = "items.list (all)"
@@ -90,7 +89,7 @@ def statements(world: World, count: int) -> dict[str, Sql]:
     )
     validate = qs.validate(
         world.session,
-        now(None),
+        None,
         renew_to=None,
         renew_every=timedelta(hours=1),
         max_lifetime=timedelta(days=90),
@@ -101,7 +100,7 @@ def statements(world: World, count: int) -> dict[str, Sql]:
         "settings.get": compiled(qst.get("weightUnit")),
         "sessions.validate": compiled(validate),
         "api_keys.authenticate": compiled(
-            qk.authenticate(world.key, now(None), timedelta(minutes=5))
+            qk.authenticate(world.key, None, timedelta(minutes=5))
         ),
         LIST: compiled(pages.page(listing)),
     }

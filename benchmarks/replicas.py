@@ -86,8 +86,10 @@ async def run(operation: Operation, tasks: int, seconds: float) -> tuple[int, fl
 
 
 async def connect(url: str, tasks: int) -> AsyncDatabase:
-    """A database whose pool holds up to 20 connections (TODO: a plain call after issue 9)."""
-    return await AsyncDatabase.connect(url, pool_size=min(tasks, 20), max_overflow=0)
+    """A database whose pool holds up to 20 connections."""
+    db = AsyncDatabase.connect(url, pool_size=min(tasks, 20), max_overflow=0)
+    await db.open()
+    return db
 
 
 async def routed(primary_url: str, standby: Standby, tasks: int) -> tuple[AsyncDatabase, ...]:
