@@ -6,7 +6,7 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import psycopg
@@ -17,11 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gearbox_db.errors import GearboxDBError, InvalidStateError, translate
 
 __all__ = [
+    "DRIVER_ERRORS",
     "AsyncConnectionGate",
     "ConnectionGate",
     "TransactionState",
     "adriver_connection",
+    "cause",
     "driver_connection",
+    "failure",
     "translated",
 ]
 
@@ -41,6 +44,25 @@ class TransactionState:
             ) from self.failure
 
 
+#: The errors :func:`translated` turns into gearbox_db's.
+DRIVER_ERRORS: Final = (SQLAlchemyError, psycopg.Error)
+
+
+def failure(exc: BaseException, state: TransactionState | None) -> GearboxDBError:
+    """The gearbox_db error for a driver error, recorded in ``state`` (raise it
+    ``from cause(exc)``)."""
+    error = translate(exc)
+    if state is not None:
+        state.failure = error
+    return error
+
+
+def cause(exc: BaseException) -> BaseException:
+    """What a gearbox_db error chains: the driver's own error (SQLAlchemy's wrapper
+    would also carry the statement's parameters, which may hold secrets)."""
+    return getattr(exc, "orig", None) or exc
+
+
 @contextmanager
 def translated(state: TransactionState | None = None) -> Iterator[None]:
     """Raise gearbox_db errors for driver errors in the block; record them in ``state``."""
@@ -48,13 +70,8 @@ def translated(state: TransactionState | None = None) -> Iterator[None]:
         state.check_usable()
     try:
         yield
-    except (SQLAlchemyError, psycopg.Error) as exc:
-        error = translate(exc)
-        if state is not None:
-            state.failure = error
-        # Chain the driver's own error (SQLAlchemy's wrapper would also carry the
-        # statement's parameters, which may hold secrets, into tracebacks).
-        raise error from getattr(exc, "orig", None) or exc
+    except DRIVER_ERRORS as exc:
+        raise failure(exc, state) from cause(exc)
 
 
 class AsyncConnectionGate:

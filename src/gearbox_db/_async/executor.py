@@ -22,7 +22,7 @@ import psycopg
 from gearbox_db._deadline import arm
 from gearbox_db._queries._common import AnyRow
 from gearbox_db._queries._compiled import Bound, Statement, bind
-from gearbox_db._transaction import TransactionState, translated
+from gearbox_db._transaction import DRIVER_ERRORS, TransactionState, cause, failure, translated
 from gearbox_db.errors import UnavailableError
 
 __all__ = [
@@ -108,7 +108,10 @@ async def _guarded(
 
 async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor[Any]:
     """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
-    return (await _guarded(link, [_bound(statement)]))[0]
+    bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+    if link.deadline is None and not link.pending:  # the hot path: just the statement
+        return await link.connection.execute(bound.sql, bound.params)
+    return (await _guarded(link, [bound]))[0]
 
 
 @attrs.define
@@ -123,15 +126,23 @@ class AsyncExecutor:
 
     async def all(self, statement: Statement) -> Sequence[AnyRow]:
         """All rows of ``statement``, as tuples."""
-        with self._translated():
+        if self._state is not None:
+            self._state.check_usable()
+        try:
             async with self._scope(False) as link:
                 return await (await aexecute(link, statement)).fetchall()
+        except DRIVER_ERRORS as exc:
+            raise failure(exc, self._state) from cause(exc)
 
     async def first(self, statement: Statement) -> AnyRow | None:
         """The first row of ``statement``, or ``None``."""
-        with self._translated():
+        if self._state is not None:
+            self._state.check_usable()
+        try:
             async with self._scope(False) as link:
                 return await (await aexecute(link, statement)).fetchone()
+        except DRIVER_ERRORS as exc:
+            raise failure(exc, self._state) from cause(exc)
 
     async def scalar(self, statement: Statement) -> Any:
         """The first column of the first row of ``statement`` (``None`` if no row)."""

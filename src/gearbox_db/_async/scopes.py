@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -104,28 +105,43 @@ class AsyncPoolScope:
                     f"({self.settings.pool_timeout:g} s)"
                 )
 
-    @asynccontextmanager
-    async def __call__(self, atomic: bool) -> AsyncIterator[AsyncLink]:
-        connection = await self._acquire()
-        link = AsyncLink(
-            connection,
-            list(self._atomic if atomic else self._single),
-            self.settings.deadline,
-            may_commit=atomic,
-        )
-        failed = True
-        try:
-            yield link
-            failed = False
-        finally:
-            try:
-                if atomic:
-                    await _finish(link, failed)
-            finally:
-                await self._release(connection)
+    def __call__(self, atomic: bool) -> _AsyncLending:
+        """Lend a connection for one operation (``atomic``: in a transaction)."""
+        return _AsyncLending(self, atomic)
 
-    async def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
-        await self.pool.putconn(connection)
+    async def _lend(self, atomic: bool) -> AsyncLink:
+        connection = await self._acquire()
+        pending = list(self._atomic if atomic else self._single)
+        return AsyncLink(connection, pending, self.settings.deadline, may_commit=atomic)
+
+    async def _give_back(self, link: AsyncLink, atomic: bool, failed: bool) -> None:
+        try:
+            if atomic:
+                await _finish(link, failed)
+        finally:
+            await self.pool.putconn(link.connection)
+
+
+class _AsyncLending:
+    """One operation's loan of a pooled connection (a class: cheaper than a generator)."""
+
+    __slots__ = ("_atomic", "_link", "_scope")
+
+    def __init__(self, scope: AsyncPoolScope, atomic: bool) -> None:
+        self._scope = scope
+        self._atomic = atomic
+
+    async def __aenter__(self) -> AsyncLink:
+        self._link = await self._scope._lend(self._atomic)
+        return self._link
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._scope._give_back(self._link, self._atomic, exc_type is not None)
 
 
 def async_engine_scope(engine: AsyncEngine) -> AsyncScope:

@@ -27,7 +27,7 @@ import psycopg
 from gearbox_db._deadline import arm
 from gearbox_db._queries._common import AnyRow
 from gearbox_db._queries._compiled import Bound, Statement, bind
-from gearbox_db._transaction import TransactionState, translated
+from gearbox_db._transaction import DRIVER_ERRORS, TransactionState, cause, failure, translated
 from gearbox_db.errors import UnavailableError
 
 __all__ = []
@@ -106,7 +106,10 @@ def _guarded(
 
 def execute(link: Link, statement: Statement) -> psycopg.Cursor[Any]:
     """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
-    return (_guarded(link, [_bound(statement)]))[0]
+    bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
+    if link.deadline is None and not link.pending:  # the hot path: just the statement
+        return link.connection.execute(bound.sql, bound.params)
+    return (_guarded(link, [bound]))[0]
 
 
 @attrs.define
@@ -121,13 +124,23 @@ class Executor:
 
     def all(self, statement: Statement) -> Sequence[AnyRow]:
         """All rows of ``statement``, as tuples."""
-        with self._translated(), self._scope(False) as link:
-            return (execute(link, statement)).fetchall()
+        if self._state is not None:
+            self._state.check_usable()
+        try:
+            with self._scope(False) as link:
+                return (execute(link, statement)).fetchall()
+        except DRIVER_ERRORS as exc:
+            raise failure(exc, self._state) from cause(exc)
 
     def first(self, statement: Statement) -> AnyRow | None:
         """The first row of ``statement``, or ``None``."""
-        with self._translated(), self._scope(False) as link:
-            return (execute(link, statement)).fetchone()
+        if self._state is not None:
+            self._state.check_usable()
+        try:
+            with self._scope(False) as link:
+                return (execute(link, statement)).fetchone()
+        except DRIVER_ERRORS as exc:
+            raise failure(exc, self._state) from cause(exc)
 
     def scalar(self, statement: Statement) -> Any:
         """The first column of the first row of ``statement`` (``None`` if no row)."""

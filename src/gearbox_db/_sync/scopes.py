@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -109,28 +110,43 @@ class PoolScope:
                     f"({self.settings.pool_timeout:g} s)"
                 )
 
-    @contextmanager
-    def __call__(self, atomic: bool) -> Iterator[Link]:
-        connection = self._acquire()
-        link = Link(
-            connection,
-            list(self._atomic if atomic else self._single),
-            self.settings.deadline,
-            may_commit=atomic,
-        )
-        failed = True
-        try:
-            yield link
-            failed = False
-        finally:
-            try:
-                if atomic:
-                    _finish(link, failed)
-            finally:
-                self._release(connection)
+    def __call__(self, atomic: bool) -> _Lending:
+        """Lend a connection for one operation (``atomic``: in a transaction)."""
+        return _Lending(self, atomic)
 
-    def _release(self, connection: psycopg.Connection[Any]) -> None:
-        self.pool.putconn(connection)
+    def _lend(self, atomic: bool) -> Link:
+        connection = self._acquire()
+        pending = list(self._atomic if atomic else self._single)
+        return Link(connection, pending, self.settings.deadline, may_commit=atomic)
+
+    def _give_back(self, link: Link, atomic: bool, failed: bool) -> None:
+        try:
+            if atomic:
+                _finish(link, failed)
+        finally:
+            self.pool.putconn(link.connection)
+
+
+class _Lending:
+    """One operation's loan of a pooled connection (a class: cheaper than a generator)."""
+
+    __slots__ = ("_atomic", "_link", "_scope")
+
+    def __init__(self, scope: PoolScope, atomic: bool) -> None:
+        self._scope = scope
+        self._atomic = atomic
+
+    def __enter__(self) -> Link:
+        self._link = self._scope._lend(self._atomic)
+        return self._link
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._scope._give_back(self._link, self._atomic, exc_type is not None)
 
 
 def engine_scope(engine: Engine) -> Scope:
