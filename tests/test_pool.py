@@ -74,8 +74,9 @@ def test_url_options_are_kept(gearbox_database_url: str) -> None:
 
 @pytest.mark.parametrize("prepared", [True, False])
 def test_prepared_statements_can_be_turned_off(gearbox_database_url: str, prepared: bool) -> None:
+    # No kept connection (pool_size=0): the pool's one connection is the one inspected.
     with Database.connect(
-        gearbox_database_url, pool_size=1, max_overflow=0, prepared_statements=prepared
+        gearbox_database_url, pool_size=0, max_overflow=1, prepared_statements=prepared
     ) as db:
         db.settings.set("theme", "dark")
         for _ in range(10):
@@ -305,5 +306,47 @@ def test_async_connect_is_a_plain_call_and_opens_lazily(gearbox_database_url: st
         await db.close()
         with pytest.raises(InvalidStateError):
             await db.settings.get("k")
+
+    asyncio.run(scenario())
+
+
+def test_more_callers_than_connections_are_all_served(gearbox_database_url: str) -> None:
+    """Connections kept between operations never starve a caller waiting in the pool."""
+    with Database.connect(gearbox_database_url, pool_size=2, max_overflow=0, pool_timeout=20) as db:
+        barrier = threading.Barrier(12)
+        errors: list[BaseException] = []
+
+        def caller(n: int) -> None:
+            try:
+                barrier.wait(timeout=10)
+                for round_ in range(30):
+                    db.settings.set(f"c{n}", str(round_))
+                    assert db.settings.get(f"c{n}") == str(round_)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=caller, args=(n,)) for n in range(12)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+
+
+def test_async_more_callers_than_connections_are_all_served(gearbox_database_url: str) -> None:
+    async def caller(db: AsyncDatabase, n: int, start: asyncio.Event) -> None:
+        await start.wait()
+        for round_ in range(30):
+            await db.settings.set(f"c{n}", str(round_))
+            assert await db.settings.get(f"c{n}") == str(round_)
+
+    async def scenario() -> None:
+        async with AsyncDatabase.connect(
+            gearbox_database_url, pool_size=2, max_overflow=0, pool_timeout=20
+        ) as db:
+            start = asyncio.Event()
+            tasks = [asyncio.create_task(caller(db, n, start)) for n in range(40)]
+            start.set()
+            await asyncio.gather(*tasks)
 
     asyncio.run(scenario())

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -18,6 +19,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +28,7 @@ from gearbox_db._async.executor import AsyncLink, AsyncScope, aexecute
 from gearbox_db._connect import BEGIN, COMMIT, ROLLBACK, ConnectSettings
 from gearbox_db._deadline import arm, readable
 from gearbox_db._transaction import AsyncConnectionGate, adriver_connection
+from gearbox_db._warm import WarmStack
 from gearbox_db.errors import InvalidStateError, UnavailableError
 
 __all__ = ["AsyncPoolScope", "async_engine_scope", "async_nested_scope"]
@@ -57,6 +60,7 @@ class AsyncPoolScope:
             settings.conninfo, configure=_configure, **settings.pool_kwargs()
         )
         self._closed = False
+        self._warm: WarmStack[psycopg.AsyncConnection[Any]] = WarmStack(settings.min_size)
         setting = settings.timeout_setting
         self._single = [] if setting is None else [setting]
         self._atomic = [BEGIN] if setting is None else [BEGIN, setting]
@@ -70,6 +74,8 @@ class AsyncPoolScope:
     async def close(self) -> None:
         """Close the pool and every connection; later operations raise InvalidStateError."""
         self._closed = True
+        for connection in self._warm.drain():
+            await self.pool.putconn(connection)
         await self.pool.close()
 
     async def _alive(self, connection: psycopg.AsyncConnection[Any], seconds: float) -> bool:
@@ -94,7 +100,12 @@ class AsyncPoolScope:
             await self.open()
         give_up = time.monotonic() + self.settings.pool_timeout
         while True:
-            connection = await self.pool.getconn(max(0.0, give_up - time.monotonic()))
+            connection = self._warm.take()
+            if connection is None:
+                try:
+                    connection = await self.pool.getconn(max(0.0, give_up - time.monotonic()))
+                finally:
+                    self._warm.stop_waiting()
             probe = min(self.settings.connect_timeout, max(0.05, give_up - time.monotonic()))
             if await self._alive(connection, probe):
                 return connection
@@ -119,7 +130,19 @@ class AsyncPoolScope:
             if atomic:
                 await _finish(link, failed)
         finally:
-            await self.pool.putconn(link.connection)
+            await self._release(link.connection)
+
+    async def _release(self, connection: psycopg.AsyncConnection[Any]) -> None:
+        """Keep a healthy idle connection for the next operation, else return it
+        to the pool (which resets, replaces or expires it)."""
+        if (
+            self._closed
+            or connection.broken
+            or connection.info.transaction_status != TransactionStatus.IDLE
+            or getattr(connection, "_expire_at", math.inf) <= time.monotonic()  # max_lifetime
+            or not self._warm.keep(connection)
+        ):
+            await self.pool.putconn(connection)
 
 
 class _AsyncLending:

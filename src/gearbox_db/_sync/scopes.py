@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 from sqlalchemy import Connection, Engine
 
@@ -31,6 +33,7 @@ from gearbox_db._transaction import (
     ConnectionGate,
     driver_connection,
 )
+from gearbox_db._warm import WarmStack
 from gearbox_db.errors import InvalidStateError, UnavailableError
 
 __all__ = []
@@ -62,6 +65,7 @@ class PoolScope:
             settings.conninfo, configure=_configure, **settings.pool_kwargs()
         )
         self._closed = False
+        self._warm: WarmStack[psycopg.Connection[Any]] = WarmStack(settings.min_size)
         setting = settings.timeout_setting
         self._single = [] if setting is None else [setting]
         self._atomic = [BEGIN] if setting is None else [BEGIN, setting]
@@ -75,6 +79,8 @@ class PoolScope:
     def close(self) -> None:
         """Close the pool and every connection; later operations raise InvalidStateError."""
         self._closed = True
+        for connection in self._warm.drain():
+            self.pool.putconn(connection)
         self.pool.close()
 
     def _alive(self, connection: psycopg.Connection[Any], seconds: float) -> bool:
@@ -99,7 +105,12 @@ class PoolScope:
             self.open()
         give_up = time.monotonic() + self.settings.pool_timeout
         while True:
-            connection = self.pool.getconn(max(0.0, give_up - time.monotonic()))
+            connection = self._warm.take()
+            if connection is None:
+                try:
+                    connection = self.pool.getconn(max(0.0, give_up - time.monotonic()))
+                finally:
+                    self._warm.stop_waiting()
             probe = min(self.settings.connect_timeout, max(0.05, give_up - time.monotonic()))
             if self._alive(connection, probe):
                 return connection
@@ -124,7 +135,19 @@ class PoolScope:
             if atomic:
                 _finish(link, failed)
         finally:
-            self.pool.putconn(link.connection)
+            self._release(link.connection)
+
+    def _release(self, connection: psycopg.Connection[Any]) -> None:
+        """Keep a healthy idle connection for the next operation, else return it
+        to the pool (which resets, replaces or expires it)."""
+        if (
+            self._closed
+            or connection.broken
+            or connection.info.transaction_status != TransactionStatus.IDLE
+            or getattr(connection, "_expire_at", math.inf) <= time.monotonic()  # max_lifetime
+            or not self._warm.keep(connection)
+        ):
+            self.pool.putconn(connection)
 
 
 class _Lending:
