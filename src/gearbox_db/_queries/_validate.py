@@ -151,14 +151,17 @@ def choice(value: object, allowed: Collection[_T], field: str) -> _T:
 
 
 _LONGEST: Final = timedelta(days=36525)
+_ZERO: Final = timedelta(0)
 
 
 def duration(value: object, field: str) -> timedelta:
     """A positive ``timedelta`` (a lifetime, an interval) of at most 100 years
     (longer ones would overflow PostgreSQL's timestamps)."""
+    if type(value) is timedelta and _ZERO < value <= _LONGEST:  # the usual case, fast
+        return value
     if not isinstance(value, timedelta):
         raise ValidationError(f"{field} must be a timedelta, got {type(value).__name__}")
-    if not timedelta(0) < value <= _LONGEST:
+    if not _ZERO < value <= _LONGEST:
         raise ValidationError(f"{field} must be positive and at most 100 years, got {value}")
     return value
 
