@@ -34,7 +34,10 @@ def recount(conn: Connection) -> dict[int, Figures]:
         figures[2] += Fraction(Decimal(repr(weight or 0.0))) * quantity
         figures[3] += Fraction(price or 0) * quantity
         figures[4] += weight is None
-    return {category_id: tuple(figures) for category_id, figures in totals.items()}  # type: ignore[misc]
+    return {
+        category_id: (count, units, grams, cents, unweighed)
+        for category_id, (count, units, grams, cents, unweighed) in totals.items()
+    }
 
 
 def maintained(conn: Connection) -> dict[int, Figures]:

@@ -97,9 +97,11 @@ class Runner:
             "move": lambda: self.db.items.update(item_id, category_id=self.category(value)),
             "rename": lambda: self.db.items.update(item_id, name=f"renamed {self.serial}"),
             "duplicate": lambda: self.items.append(self.db.items.duplicate(item_id).id),
-            "delete": lambda: (self.db.items.delete(item_id), self.items.remove(item_id)),
+            "delete": lambda: self.db.items.delete(item_id),
         }
         actions[kind]()
+        if kind == "delete":
+            self.items.remove(item_id)
 
 
 def as_double(grams: Any) -> float:
