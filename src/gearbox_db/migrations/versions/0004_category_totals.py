@@ -52,10 +52,14 @@ SQUAWK_EXCLUDES: dict[str, str] = {
 
 #: The figures of the rows of ``{rows}`` (columns sign, category_id, weight_grams,
 #: price_cents, quantity), summed per category (sign -1: the row leaves its category).
+#: Costs: bigint products (at most 2^62), summed as numeric; grams: numeric, multiplied
+#: only when there is more than one unit (a numeric product costs as much as the text).
 _FIGURES = """
 SELECT category_id, sum(sign) AS item_count, sum(sign * quantity) AS unit_count,
-       coalesce(sum(sign * quantity * weight_grams::text::numeric), 0) AS weight_grams,
-       coalesce(sum(sign * quantity * price_cents::numeric), 0) AS cost_cents,
+       coalesce(sum(CASE sign * quantity WHEN 1 THEN weight_grams::text::numeric
+                    WHEN -1 THEN -(weight_grams::text::numeric)
+                    ELSE weight_grams::text::numeric * (sign * quantity) END), 0) AS weight_grams,
+       coalesce(sum(sign * (price_cents::bigint * quantity)), 0) AS cost_cents,
        coalesce(sum(sign) FILTER (WHERE weight_grams IS NULL), 0) AS unweighed_count
 FROM ({rows}) AS r (sign, category_id, weight_grams, price_cents, quantity)
 GROUP BY category_id
