@@ -14,7 +14,10 @@ machine slows everything down). With ``--pgloader`` (when a ``pgloader``
 binary is on PATH: ``apt-get install pgloader``) each run also loads the same
 file into a fresh empty database of the same server with pgloader's defaults
 (it creates the tables, indexes and foreign keys itself), for the issue's
-comparison in one run. Linux only (/proc). Figures are printed, never asserted.
+comparison in one run. ``--totals recount triggers none`` times, in every run,
+each way of making ``category_totals`` (revision 0004): triggers off for the
+load and one recount (the importer's default), through the triggers, and not
+at all (the import before 0004). Linux only (/proc). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -38,6 +41,14 @@ from gearbox_db.testing import legacy
 _CHILD = """
 import json, sys, time
 from gearbox_db.importer import import_sqlite
+from gearbox_db.importer._writer import Writer
+if sys.argv[3] == "triggers":  # category_totals kept by its triggers during the load
+    Writer.recount_totals = False
+elif sys.argv[3] == "none":  # no category_totals at all: what an import cost before 0004
+    def restore_totals(self):
+        for op in ("insert", "update", "delete"):
+            self._execute(f"ALTER TABLE items ENABLE TRIGGER items_category_totals_{op}")
+    Writer.restore_totals = restore_totals
 started = time.perf_counter()
 result = import_sqlite(sys.argv[1], sys.argv[2])
 assert result.written and not result.problems, result.problems[:3]
@@ -99,8 +110,15 @@ def _server_cpu(data_dir: Path) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def one_run(server: embedded.EmbeddedServer, path: Path, name: str) -> dict[str, Any]:
-    """Import ``path`` into a new migrated database ``name``; the figures."""
+def one_run(
+    server: embedded.EmbeddedServer, path: Path, name: str, totals: str = "recount"
+) -> dict[str, Any]:
+    """Import ``path`` into a new migrated database ``name``; the figures.
+
+    ``totals``: how ``category_totals`` is made (``recount``: triggers off for the
+    load, one recount at the end, the importer's default; ``triggers``: through its
+    triggers; ``none``: not at all, the cost of an import before revision 0004).
+    """
     with psycopg.connect(server.url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -109,7 +127,7 @@ def one_run(server: embedded.EmbeddedServer, path: Path, name: str) -> dict[str,
     cpu_before = _server_cpu(server.data_dir)
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(path), url], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _CHILD, str(path), url, totals], stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None
     output = child.stdout.read()
@@ -118,6 +136,7 @@ def one_run(server: embedded.EmbeddedServer, path: Path, name: str) -> dict[str,
     assert status == 0, f"the import failed ({status})"
     figures = json.loads(output)
     return {
+        "totals": totals,
         "rows": figures["rows"],
         "import_s": round(figures["seconds"], 3),
         "process_s": round(wall, 3),
@@ -153,6 +172,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/dev/shm"))
     parser.add_argument("--pgloader", action="store_true", help="also time pgloader, same run")
     parser.add_argument(
+        "--totals",
+        nargs="+",
+        choices=["recount", "triggers", "none"],
+        default=["recount"],
+        help="ways to make category_totals, each timed in every run (see one_run)",
+    )
+    parser.add_argument(
         "--server-dir",
         type=Path,
         default=Path("/dev/shm"),
@@ -167,8 +193,9 @@ def main() -> None:
             path = legacy_file(options.cache, options.items * scale)
             print(json.dumps({"items": options.items * scale, "sqlite_read_s": read_seconds(path)}))
             for run in range(options.runs):
-                figures = one_run(server, path, f"bench_{scale}_{run}")
-                print(json.dumps({"items": options.items * scale, "run": run + 1, **figures}))
+                for totals in options.totals:
+                    figures = one_run(server, path, f"bench_{scale}_{run}_{totals}", totals)
+                    print(json.dumps({"items": options.items * scale, "run": run + 1, **figures}))
                 if options.pgloader:
                     other = pgloader_run(server, path, f"pgloader_{scale}_{run}")
                     ratio = round(other["pgloader_s"] / figures["import_s"], 2)

@@ -11,7 +11,9 @@ of ``--runs`` calls (after a warm-up call) of
   (its cursor) and a deep page (the cursor of the row in the middle of the
   listing), each also with ``category_id`` (the biggest category);
 - ``items.list(search=...)`` (first page, and with ``include_total``);
-- ``categories.list()``, ``items.totals()``, ``setups.list()``, ``threads.list()``.
+- ``categories.list()``, ``items.totals()``, ``setups.list()``, ``threads.list()``;
+  beside the first two, the statements they ran before revision 0004 (an
+  aggregate over every item; :func:`before_0004`) on the same data.
 
 Beside the times, the shared buffers each items page touches (``EXPLAIN (ANALYZE,
 BUFFERS)``): the work of the page, which the load of a shared machine does not change.
@@ -30,12 +32,14 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, Select, create_engine, func, select, text
 
 from gearbox_db import Database
 from gearbox_db._queries import item_pages as q
+from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.records import ItemSort
+from gearbox_db.schema import categories, items
 
 
 def timed(call: Callable[[], Any], runs: int) -> float:
@@ -112,7 +116,38 @@ def item_rows(
     return lines
 
 
-def other_rows(db: Database, runs: int, search: str) -> list[str]:
+def before_0004() -> dict[str, Select[Any]]:
+    """The statements of ``categories.list()`` and ``items.totals()`` before revision 0004."""
+    it, c = items.c, categories.c
+    summaries = (
+        select(
+            c.id,
+            c.name,
+            c.icon,
+            c.created_at,
+            func.count(it.id),
+            as_double(grams(it.weight_grams, it.quantity)),
+            func.coalesce(func.sum(cents(it.price_cents, it.quantity)), 0),
+        )
+        .outerjoin(items, it.category_id == c.id)
+        .group_by(c.id)
+        .order_by(c.name, c.id)
+    )
+    totals = select(
+        func.coalesce(func.sum(it.quantity), 0),
+        as_double(grams(it.weight_grams, it.quantity)),
+        func.coalesce(func.sum(cents(it.price_cents, it.quantity)), 0),
+        func.count().filter(it.weight_grams.is_(None)),
+    )
+    return {"categories.list()": summaries, "items.totals()": totals}
+
+
+def _run_all(engine: Engine, statement: Select[Any]) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(statement))
+
+
+def other_rows(db: Database, runs: int, search: str, engine: Engine) -> list[str]:
     calls: dict[str, Callable[[], Any]] = {
         f"items.list search={search!r}": lambda: db.items.list(search=search),
         f"items.list search={search!r} include_total": lambda: db.items.list(
@@ -126,6 +161,8 @@ def other_rows(db: Database, runs: int, search: str) -> list[str]:
         "threads.list()": db.threads.list,
         "threads.list(status='active')": partial(db.threads.list, status="active"),
     }
+    for name, statement in before_0004().items():
+        calls[f"{name} before 0004 (aggregate over items)"] = partial(_run_all, engine, statement)
     return [f"{name:<52} {timed(call, runs):7.1f}" for name, call in calls.items()]
 
 
@@ -150,7 +187,7 @@ def main() -> None:
         counts = {None: total, category_id: in_category}
         for line in item_rows(db, engine, args.runs, category_id, counts):
             print(line)
-        for line in other_rows(db, args.runs, args.search):
+        for line in other_rows(db, args.runs, args.search, engine):
             print(line)
         print(f"load average {os.getloadavg()[0]:.2f}")
     finally:

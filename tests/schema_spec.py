@@ -183,10 +183,28 @@ EXPECTED_COLUMNS: dict[str, dict[str, Col]] = {
         "key": TEXT,
         "value": TEXT,
     },
+    # Kept by the triggers of revision 0004 (tests/test_category_totals*.py).
+    "category_totals": {
+        "category_id": BIGINT,
+        "item_count": Col("bigint", True, "0"),
+        "unit_count": Col("bigint", True, "0"),
+        "weight_grams": Col("numeric", True, "0"),
+        "cost_cents": Col("numeric", True, "0"),
+        "unweighed_count": Col("bigint", True, "0"),
+    },
 }
 
+#: Tables no caller writes: triggers keep their rows (the generic key tests skip them).
+DERIVED_TABLES = frozenset({"category_totals"})
+
 EXPECTED_PRIMARY_KEYS = {
-    table: ["token_hash"] if table == "sessions" else ["key"] if table == "settings" else ["id"]
+    table: ["token_hash"]
+    if table == "sessions"
+    else ["key"]
+    if table == "settings"
+    else ["category_id"]
+    if table == "category_totals"
+    else ["id"]
     for table in EXPECTED_COLUMNS
 }
 
@@ -233,6 +251,9 @@ EXPECTED_FOREIGN_KEYS: dict[str, ForeignKey] = {
     "fk_oauth_tokens_user_id_users": ForeignKey("oauth_tokens", "user_id", "users", "id", CASCADE),
     "fk_oauth_tokens_client_id_oauth_clients": ForeignKey(
         "oauth_tokens", "client_id", "oauth_clients", "client_id", CASCADE
+    ),
+    "fk_category_totals_category_id_categories": ForeignKey(
+        "category_totals", "category_id", "categories", "id", CASCADE
     ),
 }
 

@@ -13,6 +13,8 @@ from sqlalchemy import Connection, text
 from gearbox_db import migrations
 from gearbox_db.importer import TargetNotEmptyError, import_sqlite
 from gearbox_db.testing import isolated, legacy
+from tests.category_totals import maintained
+from tests.category_totals import recount as recount_totals
 from tests.test_importer_oracle import (
     actual,
     assert_imported,
@@ -295,3 +297,45 @@ def test_imported_sessions_and_tokens_still_work(tmp_path: Path, gearbox_databas
         assert all(k.expires_at > now + timedelta(days=364) for k in keys)
     finally:
         db.close()
+
+
+# --- category_totals ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("recount", [True, False], ids=["recounted", "through-triggers"])
+def test_category_totals_are_those_of_the_imported_items(
+    tmp_path: Path,
+    gearbox_connection: Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    recount: bool,
+) -> None:
+    """Loaded with the triggers off and recounted once (the default), or through the
+    triggers: the totals equal a recount, replace what was there, and the triggers
+    are on again afterwards."""
+    from gearbox_db.importer._writer import Writer
+
+    monkeypatch.setattr(Writer, "recount_totals", recount)
+    conn = gearbox_connection
+    conn.execute(text("INSERT INTO categories (name) VALUES ('Before')"))
+    conn.execute(
+        text(
+            "INSERT INTO items (name, category_id, weight_grams, quantity) "
+            "SELECT 'old', id, 0.1, 3 FROM categories WHERE name = 'Before'"
+        )
+    )
+    path = tmp_path / "gearbox.db"
+    legacy.generate(path, legacy.Spec(items=80, hostile=True))
+    assert import_sqlite(path, conn, replace=True).written
+    counted = recount_totals(conn)
+    assert counted
+    assert maintained(conn) == counted
+    conn.execute(text("UPDATE items SET quantity = quantity + 1"))
+    assert maintained(conn) == recount_totals(conn) != counted
+    triggers = conn.execute(
+        text(
+            "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'items'::regclass "
+            "AND tgname LIKE 'items_category_totals_%'"
+        )
+    ).all()
+    assert {enabled for _, enabled in triggers} == {"O"}
+    assert len(triggers) == 4

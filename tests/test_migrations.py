@@ -22,6 +22,8 @@ from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import UnavailableError
 from gearbox_db.schema import UNCATEGORIZED, metadata
 from gearbox_db.testing import isolated
+from tests.category_totals import maintained as maintained_totals
+from tests.category_totals import recount as recount_totals
 
 OUR_TABLES = frozenset(metadata.tables)
 VERSION_TABLE = "gearbox_db_version"
@@ -391,3 +393,34 @@ def test_history_and_head_need_no_database() -> None:
     assert history[-1].revision == "0001"
     assert history[-1].down_revision is None
     assert history[-1].message.startswith("Initial schema")
+
+
+def test_0004_backfills_category_totals_and_downgrades_cleanly(
+    gearbox_empty_database_url: str,
+) -> None:
+    """Items written before 0004 are counted by its backfill; the downgrade removes
+    the table, its triggers and functions and leaves the items alone."""
+    url = gearbox_empty_database_url
+    migrations.upgrade(url, "0003")
+    execute(
+        url,
+        "INSERT INTO categories (name) VALUES ('Shelter'), ('Kitchen')",
+        "INSERT INTO items (name, category_id, weight_grams, price_cents, quantity) "
+        "SELECT 'item ' || n, c.id, (ARRAY[0.1, 12.3, NULL, 1e308])[n % 4 + 1], n, n % 3 + 1 "
+        "FROM categories c, generate_series(1, 40) n WHERE c.name <> 'Uncategorized'",
+    )
+    migrations.upgrade(url, "0004")
+    with connect(url) as conn:
+        counted = recount_totals(conn)
+        assert len(counted) == 2
+        assert maintained_totals(conn) == counted
+    migrations.downgrade(url, "0003")
+    with connect(url) as conn:
+        assert count(conn, "SELECT count(*) FROM items") == 80
+        assert (
+            count(conn, "SELECT count(*) FROM pg_proc WHERE proname LIKE '%category_totals%'") == 0
+        )
+        assert conn.execute(text("SELECT to_regclass('category_totals')")).scalar() is None
+    migrations.upgrade(url)
+    with connect(url) as conn:
+        assert maintained_totals(conn) == counted

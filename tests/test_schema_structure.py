@@ -29,7 +29,7 @@ def test_tables_are_exactly_the_contract(gearbox_connection: Connection) -> None
         )
     ).scalars()
     assert set(tables) == {*EXPECTED_COLUMNS, "gearbox_db_version"}
-    assert len(EXPECTED_COLUMNS) == 13
+    assert len(EXPECTED_COLUMNS) == 14  # the 13 of the contract and category_totals
 
 
 @pytest.mark.parametrize("table", sorted(EXPECTED_COLUMNS))
@@ -96,8 +96,35 @@ def test_updated_at_trigger_is_on_exactly_the_touched_tables(
         (table, f"{table}_touch_updated_at", "gearbox_touch_updated_at")
         for table in ("items", "threads", "thread_candidates", "setups")
     }
-    assert set(map(tuple, rows)) == expected
+    assert set(map(tuple, rows)) == expected | CATEGORY_TOTALS_TRIGGERS
     assert set(TOUCHED_TABLES) == {table for table, _, _ in expected}
+
+
+#: The statement triggers keeping category_totals (revision 0004): (table, trigger, function).
+CATEGORY_TOTALS_TRIGGERS = {
+    ("items", f"items_category_totals_{op}", f"gearbox_category_totals_{op}")
+    for op in ("insert", "update", "delete", "truncate")
+}
+
+
+def test_category_totals_triggers_are_statement_triggers_with_transition_tables(
+    gearbox_connection: Connection,
+) -> None:
+    """AFTER ... FOR EACH STATEMENT, each op on its own; INSERT/UPDATE/DELETE see their rows."""
+    rows = gearbox_connection.execute(
+        text(
+            "SELECT tgname, tgtype, tgoldtable, tgnewtable FROM pg_trigger "
+            "WHERE tgrelid = 'items'::regclass AND tgname LIKE 'items_category_totals_%'"
+        )
+    ).all()
+    # tgtype bits: 1 ROW, 2 BEFORE, 4 INSERT, 8 DELETE, 16 UPDATE, 32 TRUNCATE
+    expected = {
+        "items_category_totals_insert": (4, None, "new_items"),
+        "items_category_totals_update": (16, "old_items", "new_items"),
+        "items_category_totals_delete": (8, "old_items", None),
+        "items_category_totals_truncate": (32, None, None),
+    }
+    assert {name: (kind, old, new) for name, kind, old, new in rows} == expected
 
 
 def unindexed_foreign_keys(conn: Connection) -> tuple[set[str], set[str]]:

@@ -6,10 +6,12 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select, text, update
 
 from gearbox_db.schema import UNCATEGORIZED, metadata
+from tests.category_totals import maintained, recount
 from tests.schema_spec import (
     EXPECTED_COLUMNS,
     UNIQUE_VIOLATION,
@@ -110,3 +112,41 @@ def test_uncategorized_exists_once(gearbox_connection: Connection) -> None:
         select(categories.c.name, categories.c.icon).where(categories.c.name == UNCATEGORIZED)
     ).all()
     assert [tuple(r) for r in rows] == [(UNCATEGORIZED, "package")]
+
+
+# ---------------------------------------------------------------------------
+# category_totals triggers (the property and concurrency tests: test_category_totals_*)
+# ---------------------------------------------------------------------------
+
+
+def test_truncating_items_empties_category_totals(
+    gearbox_connection: Connection, world: World
+) -> None:
+    conn = gearbox_connection
+    insert(conn, world, "items", weight_grams=0.5, quantity=3)
+    assert maintained(conn) == recount(conn) != {}
+    conn.execute(text("TRUNCATE items CASCADE"))
+    assert maintained(conn) == recount(conn) == {}
+    assert conn.execute(text("SELECT count(*) FROM category_totals")).scalar_one() == 0
+
+
+def test_only_a_change_of_figures_locks_the_totals_row(gearbox_database_url: str) -> None:
+    """A statement that changes no figure (a rename) leaves the totals row alone:
+    another transaction may still lock it; a change of weight locks it."""
+    url = gearbox_database_url
+    with psycopg.connect(url, autocommit=True) as setup:
+        category_id = setup.execute(
+            "INSERT INTO categories (name) VALUES ('Locks') RETURNING id"
+        ).fetchone()[0]  # type: ignore[index]
+        setup.execute(
+            "INSERT INTO items (name, category_id, weight_grams) VALUES ('a', %s, 1)",
+            (category_id,),
+        )
+    lock = "SELECT 1 FROM category_totals WHERE category_id = %s FOR UPDATE NOWAIT"
+    with psycopg.connect(url) as writer, psycopg.connect(url) as other:
+        writer.execute("UPDATE items SET name = 'b' WHERE category_id = %s", (category_id,))
+        assert other.execute(lock, (category_id,)).fetchall() == [(1,)]
+        other.rollback()
+        writer.execute("UPDATE items SET weight_grams = 2 WHERE category_id = %s", (category_id,))
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute(lock, (category_id,))

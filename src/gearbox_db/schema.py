@@ -24,6 +24,7 @@ from sqlalchemy import (
     Identity,
     Integer,
     MetaData,
+    Numeric,
     Table,
     Text,
     UniqueConstraint,
@@ -44,6 +45,7 @@ __all__ = [
     "UNCATEGORIZED",
     "api_keys",
     "categories",
+    "category_totals",
     "items",
     "last_key",
     "metadata",
@@ -181,6 +183,29 @@ items: Final = Table(
     _created_at(),
     _updated_at(),
     CheckConstraint("quantity >= 1", name="quantity_positive"),
+)
+
+#: Per-category figures of the items (rows, units, grams, cents, items without a
+#: weight), kept by statement triggers on ``items`` in each writing transaction
+#: (revision 0004): ``categories.list()`` and ``items.totals()`` read these rows.
+category_totals: Final = Table(
+    "category_totals",
+    metadata,
+    Column(
+        "category_id",
+        BigInteger,
+        ForeignKey("categories.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    *(
+        Column(n, BigInteger, nullable=False, server_default=text("0"))
+        for n in ("item_count", "unit_count")
+    ),
+    *(
+        Column(n, Numeric, nullable=False, server_default=text("0"))
+        for n in ("weight_grams", "cost_cents")
+    ),
+    Column("unweighed_count", BigInteger, nullable=False, server_default=text("0")),
 )
 
 threads: Final = Table(

@@ -20,10 +20,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, patch, row_to, rows_to
-from gearbox_db._queries.totals import as_double, cents, grams
+from gearbox_db._queries.totals import grams_of_numeric
 from gearbox_db.errors import InvalidStateError
 from gearbox_db.records import Category, CategorySummary
-from gearbox_db.schema import UNCATEGORIZED, categories, items, thread_candidates, threads
+from gearbox_db.schema import (
+    UNCATEGORIZED,
+    categories,
+    category_totals,
+    items,
+    thread_candidates,
+    threads,
+)
 
 __all__ = [
     "create",
@@ -62,16 +69,17 @@ def to_category(row: AnyRow | None, key: object) -> Category:
 
 
 def list_summaries() -> Select[Any]:
-    """Every category with its item count, total weight and cost, by name."""
+    """Every category with its item count, total weight and cost, by name: read from
+    ``category_totals`` (one row per category, kept by triggers), not from the items."""
+    t = category_totals.c
     return (
         select(
             *_COLUMNS,
-            func.count(items.c.id),
-            as_double(grams(items.c.weight_grams, items.c.quantity)),
-            func.coalesce(func.sum(cents(items.c.price_cents, items.c.quantity)), 0),
+            func.coalesce(t.item_count, 0),
+            grams_of_numeric(func.coalesce(t.weight_grams, 0)),
+            func.coalesce(t.cost_cents, 0),
         )
-        .outerjoin(items, items.c.category_id == c.id)
-        .group_by(c.id)
+        .outerjoin(category_totals, t.category_id == c.id)
         .order_by(c.name, c.id)
     )
 

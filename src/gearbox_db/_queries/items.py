@@ -26,9 +26,9 @@ from sqlalchemy import update as update_
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
 from gearbox_db._queries._compiled import Bound, Template
-from gearbox_db._queries.totals import as_double, cents, grams
+from gearbox_db._queries.totals import grams_of_numeric
 from gearbox_db.records import CollectionTotals, Item
-from gearbox_db.schema import categories, items
+from gearbox_db.schema import categories, category_totals, items
 
 __all__ = [
     "COLUMNS",
@@ -155,12 +155,14 @@ def deleted(count: int, item_id: int) -> None:
 
 def totals() -> Select[Any]:
     """Units, weight and cost of the whole collection (every unit), and the
-    number of items without a weight: one aggregate over ``items``."""
+    number of items without a weight: the sums of ``category_totals`` (one row
+    per category, kept by triggers), not an aggregate over ``items``."""
+    t = category_totals.c
     return select(
-        func.coalesce(func.sum(c.quantity), 0),
-        as_double(grams(c.weight_grams, c.quantity)),
-        func.coalesce(func.sum(cents(c.price_cents, c.quantity)), 0),
-        func.count().filter(c.weight_grams.is_(None)),
+        func.coalesce(func.sum(t.unit_count), 0),
+        grams_of_numeric(func.coalesce(func.sum(t.weight_grams), 0)),
+        func.coalesce(func.sum(t.cost_cents), 0),
+        func.coalesce(func.sum(t.unweighed_count), 0),
     )
 
 

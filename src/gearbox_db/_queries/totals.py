@@ -36,12 +36,14 @@ from sqlalchemy import (
     ColumnElement,
     Double,
     Join,
+    Numeric,
     Select,
     bindparam,
     case,
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -63,6 +65,7 @@ __all__ = [
     "entries_join",
     "figures",
     "grams",
+    "grams_of_numeric",
     "setup_totals",
     "to_totals",
 ]
@@ -120,6 +123,17 @@ def as_double(total: Grams) -> ColumnElement[float]:
     """``total`` in grams: ``inf`` where too large for a double (never an error)."""
     exact = total.large * _UP + total.small
     return case((total.large < _UP, exact), else_=literal(math.inf, Double))
+
+
+#: Grams at or beyond this round to infinity as a double: half a unit in the last place
+#: above the largest double (2^1024 - 2^970, a tie that rounds to even: to 2^1024).
+_INFINITE_GRAMS: Final = literal_column(f"{2**1024 - 2**970}::numeric", Numeric)
+
+
+def grams_of_numeric(total: ColumnElement[Any]) -> ColumnElement[float]:
+    """An exact ``numeric`` sum of grams (``category_totals``) as a double, correctly
+    rounded: ``inf`` where too large for a double (never an error)."""
+    return case((total >= _INFINITE_GRAMS, literal(math.inf, Double)), else_=cast(total, Double))
 
 
 def _plain(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:

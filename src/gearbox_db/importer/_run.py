@@ -200,6 +200,7 @@ class Job:
         writer.restore_indexes()
         writer.restore_foreign_keys()  # validates every reference
         writer.check_constraints()  # nothing deferred may be left for the commit to fail on
+        writer.restore_totals()
         for table in TABLES:
             if table.identity:
                 highest = self.source.highest_id(table.name)
