@@ -20,7 +20,6 @@ import select
 import socket
 import threading
 import time
-from typing import Final
 
 __all__ = ["Deadline", "arm", "readable"]
 
@@ -103,7 +102,18 @@ class _Watchdog:
                 heapq.heappop(heap)[2]._fire()
 
 
-_WATCHDOG: Final = _Watchdog()
+_WATCHDOG = _Watchdog()
+
+
+def _reset_after_fork() -> None:
+    """A forked child (a pre-forking web server's worker) has no watchdog thread
+    and may have inherited a held lock: it starts afresh."""
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def arm(fd: int, seconds: float) -> Deadline:
