@@ -13,8 +13,11 @@ has). It runs on threads of its own, so sync and async code use it alike::
 
 A *round trip* (a flight) is the client sending, then waiting for the
 server's answer before it sends again: a new flight is counted when client
-bytes arrive after server bytes were forwarded since the client's last
-bytes, so a pipelined batch of several statements is one flight (the
+bytes arrive after the server's ``ReadyForQuery`` (the end of an answer) was
+forwarded since the client's last bytes, so a pipelined batch of several
+statements is one flight even when the server streams its first results
+while the client is still sending the batch (during startup any server
+bytes end a flight; COPY data is not a new flight) (the
 ``Terminate`` message that closes a connection is none). Flights
 before a connection's first ``ReadyForQuery`` (startup and authentication)
 are counted apart, in :attr:`RoundTripProxy.startup_round_trips`.
@@ -50,7 +53,8 @@ __all__ = ["RoundTripProxy"]
 _SSL_OR_GSS_REQUEST: Final = frozenset({80877103, 80877104})
 _CHUNK: Final = 65536
 #: The client's last message (it waits for no answer): not a round trip.
-_TERMINATE: Final = b"X\x00\x00\x00\x04"
+#: Client messages that expect no answer: Flush, Terminate.
+_NO_ANSWER: Final = frozenset({b"H", b"X"})
 
 
 class _Framing:
@@ -176,24 +180,28 @@ class _Link:
         self._close()
 
     def from_client(self, data: bytes) -> None:
-        """Client bytes: a new flight if the server answered since the client's last bytes."""
+        """Client bytes: a new flight if the server answered since the client's last
+        bytes, unless they are only Flush or Terminate messages (no answer to wait for:
+        psycopg sends a Flush after a pipeline's Sync)."""
         with self.proxy.lock:
-            if self.answered and data != _TERMINATE:  # no answer to wait for
+            messages = self.client_framing.feed(data)
+            if self.answered and not (messages and {k for k, _ in messages} <= _NO_ANSWER):
                 self.proxy.count_flight(startup=not self.ready)
-            self.answered = False
+                self.answered = False
             if not self.proxy.record_statements and self.ready:
                 return
-            for kind, body in self.client_framing.feed(data):
+            for kind, body in messages:
                 self._client_message(kind, body)
 
     def from_server(self, data: bytes) -> None:
-        """Server bytes about to reach the client."""
+        """Server bytes about to reach the client: after startup, an answer is
+        complete with its ReadyForQuery (a server that streams the first results
+        of a pipeline before the client has sent all of it has not answered it)."""
         with self.proxy.lock:
-            self.answered = True
-            if self.ready:
-                return  # the framing is needed until the first ReadyForQuery only
-            for kind, _ in self.server_framing.feed(data):
-                self.ready = self.ready or kind == b"Z"
+            kinds = [kind for kind, _ in self.server_framing.feed(data)]
+            if not self.ready or b"Z" in kinds:
+                self.answered = True
+            self.ready = self.ready or b"Z" in kinds
 
     def _client_message(self, kind: bytes, body: bytes) -> None:
         if kind == b"" and struct.unpack_from("!i", body)[0] in _SSL_OR_GSS_REQUEST:

@@ -3,12 +3,13 @@ hot operations are one each, transactions pipeline their BEGIN, batches are one.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 
 from gearbox_db import AsyncDatabase
+from gearbox_db.records import Classification
 from tests.wire import RoundTripProxy
 
 from ._accounts import code_flow
@@ -104,7 +105,7 @@ async def test_a_batch_with_its_begin_and_commit_is_one_round_trip(
     async def revoke_all(db: AsyncDatabase) -> None:
         await db.oauth.revoke_client("assistant")
 
-    assert await _trips(db, proxy, revoke_all) == 1
+    assert await _trips(db, proxy, revoke_all) == 1, proxy.statements
     assert proxy.statements[0] == "BEGIN"
     assert proxy.statements[-1] == "COMMIT"
     assert world["user"]
@@ -119,6 +120,24 @@ async def test_the_statement_timeout_travels_with_the_statement(
             proxy.url, pool_size=1, max_overflow=0, statement_timeout=5
         ) as db:
             world = await _world(db)
-            assert await _trips(db, proxy, HOT["items.get"](world)) == 1
+            assert await _trips(db, proxy, HOT["items.get"](world)) == 1, proxy.statements
             assert len(proxy.statements) == 2
             assert "set_config('statement_timeout'" in proxy.statements[0]
+
+
+async def test_a_locking_write_sends_its_commit_with_its_last_statement(
+    wired: tuple[AsyncDatabase, RoundTripProxy],
+) -> None:
+    """Lock, then write: BEGIN goes with the lock, COMMIT with the write."""
+    db, proxy = wired
+    world = await _world(db)
+    classes: Iterator[Classification] = iter(["worn", "base"] * 20)
+
+    async def reclassify(db: AsyncDatabase) -> None:
+        await db.setups.set_classification(
+            world["setup"], world["item"], classification=next(classes)
+        )
+
+    assert await _trips(db, proxy, reclassify) == 2
+    assert proxy.statements[0] == "BEGIN"
+    assert proxy.statements[-1] == "COMMIT"

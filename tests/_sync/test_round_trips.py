@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from gearbox_db import Database
+from gearbox_db.records import Classification
 from tests.wire import RoundTripProxy
 
 from ._accounts import code_flow
@@ -108,7 +109,7 @@ def test_a_batch_with_its_begin_and_commit_is_one_round_trip(
     def revoke_all(db: Database) -> None:
         db.oauth.revoke_client("assistant")
 
-    assert _trips(db, proxy, revoke_all) == 1
+    assert _trips(db, proxy, revoke_all) == 1, proxy.statements
     assert proxy.statements[0] == "BEGIN"
     assert proxy.statements[-1] == "COMMIT"
     assert world["user"]
@@ -123,6 +124,22 @@ def test_the_statement_timeout_travels_with_the_statement(
         Database.connect(proxy.url, pool_size=1, max_overflow=0, statement_timeout=5) as db,
     ):
         world = _world(db)
-        assert _trips(db, proxy, HOT["items.get"](world)) == 1
+        assert _trips(db, proxy, HOT["items.get"](world)) == 1, proxy.statements
         assert len(proxy.statements) == 2
         assert "set_config('statement_timeout'" in proxy.statements[0]
+
+
+def test_a_locking_write_sends_its_commit_with_its_last_statement(
+    wired: tuple[Database, RoundTripProxy],
+) -> None:
+    """Lock, then write: BEGIN goes with the lock, COMMIT with the write."""
+    db, proxy = wired
+    world = _world(db)
+    classes: Iterator[Classification] = iter(["worn", "base"] * 20)
+
+    def reclassify(db: Database) -> None:
+        db.setups.set_classification(world["setup"], world["item"], classification=next(classes))
+
+    assert _trips(db, proxy, reclassify) == 2
+    assert proxy.statements[0] == "BEGIN"
+    assert proxy.statements[-1] == "COMMIT"

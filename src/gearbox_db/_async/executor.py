@@ -106,12 +106,16 @@ async def _guarded(
         deadline.disarm()
 
 
-async def aexecute(link: AsyncLink, statement: Statement) -> psycopg.AsyncCursor[Any]:
-    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
+async def aexecute(
+    link: AsyncLink, statement: Statement, *, last: bool = False
+) -> psycopg.AsyncCursor[Any]:
+    """Run ``statement`` on the link's connection (after what is pending), within its
+    deadline; ``last`` in a transaction the scope commits: the COMMIT goes with it."""
     bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
-    if link.deadline is None and not link.pending:  # the hot path: just the statement
+    commit = last and link.may_commit
+    if link.deadline is None and not link.pending and not commit:  # the hot path
         return await link.connection.execute(bound.sql, bound.params)
-    return (await _guarded(link, [bound]))[0]
+    return (await _guarded(link, [bound], commit=commit))[0]
 
 
 @attrs.define
@@ -124,36 +128,37 @@ class AsyncExecutor:
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)
 
-    async def all(self, statement: Statement) -> Sequence[AnyRow]:
-        """All rows of ``statement``, as tuples."""
+    async def all(self, statement: Statement, *, last: bool = False) -> Sequence[AnyRow]:
+        """All rows of ``statement``, as tuples. ``last``: the last statement of an
+        :meth:`atomic` block (its COMMIT then goes in the same flight)."""
         if self._state is not None:
             self._state.check_usable()
         try:
             async with self._scope(False) as link:
-                return await (await aexecute(link, statement)).fetchall()
+                return await (await aexecute(link, statement, last=last)).fetchall()
         except DRIVER_ERRORS as exc:
             raise failure(exc, self._state) from cause(exc)
 
-    async def first(self, statement: Statement) -> AnyRow | None:
-        """The first row of ``statement``, or ``None``."""
+    async def first(self, statement: Statement, *, last: bool = False) -> AnyRow | None:
+        """The first row of ``statement``, or ``None`` (``last``: as for :meth:`all`)."""
         if self._state is not None:
             self._state.check_usable()
         try:
             async with self._scope(False) as link:
-                return await (await aexecute(link, statement)).fetchone()
+                return await (await aexecute(link, statement, last=last)).fetchone()
         except DRIVER_ERRORS as exc:
             raise failure(exc, self._state) from cause(exc)
 
-    async def scalar(self, statement: Statement) -> Any:
+    async def scalar(self, statement: Statement, *, last: bool = False) -> Any:
         """The first column of the first row of ``statement`` (``None`` if no row)."""
-        row = await self.first(statement)
+        row = await self.first(statement, last=last)
         return None if row is None else row[0]
 
-    async def rowcount(self, statement: Statement) -> int:
+    async def rowcount(self, statement: Statement, *, last: bool = False) -> int:
         """Number of rows ``statement`` (an UPDATE or DELETE) touched."""
         with self._translated():
             async with self._scope(False) as link:
-                return (await aexecute(link, statement)).rowcount
+                return (await aexecute(link, statement, last=last)).rowcount
 
     async def batch(self, *statements: Statement) -> list[Outcome]:
         """Statements none of which needs another's result, in one transaction and
@@ -172,13 +177,15 @@ class AsyncExecutor:
         """Several statements in one transaction (the transaction's own, if already in one)."""
         with self._translated():
             async with self._scope(True) as link:
-                yield AsyncExecutor(async_fixed_scope(link), self._state)
+                yield AsyncExecutor(async_fixed_scope(link, owned=True), self._state)
 
 
-def async_fixed_scope(link: AsyncLink) -> AsyncScope:
-    """A scope that always lends ``link`` (already inside a transaction, which
-    whoever made the link commits: no batch may)."""
-    link.may_commit = False
+def async_fixed_scope(link: AsyncLink, *, owned: bool = False) -> AsyncScope:
+    """A scope that always lends ``link`` (already inside a transaction). Unless
+    the transaction is ``owned`` by the operation (an :meth:`AsyncExecutor.atomic`
+    block), no statement may send its COMMIT: its owner commits it."""
+    if not owned:
+        link.may_commit = False
 
     @asynccontextmanager
     async def scope(atomic: bool) -> AsyncIterator[AsyncLink]:

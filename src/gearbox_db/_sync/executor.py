@@ -104,12 +104,14 @@ def _guarded(
         deadline.disarm()
 
 
-def execute(link: Link, statement: Statement) -> psycopg.Cursor[Any]:
-    """Run ``statement`` on the link's connection (after what is pending), within its deadline."""
+def execute(link: Link, statement: Statement, *, last: bool = False) -> psycopg.Cursor[Any]:
+    """Run ``statement`` on the link's connection (after what is pending), within its
+    deadline; ``last`` in a transaction the scope commits: the COMMIT goes with it."""
     bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
-    if link.deadline is None and not link.pending:  # the hot path: just the statement
+    commit = last and link.may_commit
+    if link.deadline is None and not link.pending and not commit:  # the hot path
         return link.connection.execute(bound.sql, bound.params)
-    return (_guarded(link, [bound]))[0]
+    return (_guarded(link, [bound], commit=commit))[0]
 
 
 @attrs.define
@@ -122,35 +124,36 @@ class Executor:
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)
 
-    def all(self, statement: Statement) -> Sequence[AnyRow]:
-        """All rows of ``statement``, as tuples."""
+    def all(self, statement: Statement, *, last: bool = False) -> Sequence[AnyRow]:
+        """All rows of ``statement``, as tuples. ``last``: the last statement of an
+        :meth:`atomic` block (its COMMIT then goes in the same flight)."""
         if self._state is not None:
             self._state.check_usable()
         try:
             with self._scope(False) as link:
-                return (execute(link, statement)).fetchall()
+                return (execute(link, statement, last=last)).fetchall()
         except DRIVER_ERRORS as exc:
             raise failure(exc, self._state) from cause(exc)
 
-    def first(self, statement: Statement) -> AnyRow | None:
-        """The first row of ``statement``, or ``None``."""
+    def first(self, statement: Statement, *, last: bool = False) -> AnyRow | None:
+        """The first row of ``statement``, or ``None`` (``last``: as for :meth:`all`)."""
         if self._state is not None:
             self._state.check_usable()
         try:
             with self._scope(False) as link:
-                return (execute(link, statement)).fetchone()
+                return (execute(link, statement, last=last)).fetchone()
         except DRIVER_ERRORS as exc:
             raise failure(exc, self._state) from cause(exc)
 
-    def scalar(self, statement: Statement) -> Any:
+    def scalar(self, statement: Statement, *, last: bool = False) -> Any:
         """The first column of the first row of ``statement`` (``None`` if no row)."""
-        row = self.first(statement)
+        row = self.first(statement, last=last)
         return None if row is None else row[0]
 
-    def rowcount(self, statement: Statement) -> int:
+    def rowcount(self, statement: Statement, *, last: bool = False) -> int:
         """Number of rows ``statement`` (an UPDATE or DELETE) touched."""
         with self._translated(), self._scope(False) as link:
-            return (execute(link, statement)).rowcount
+            return (execute(link, statement, last=last)).rowcount
 
     def batch(self, *statements: Statement) -> list[Outcome]:
         """Statements none of which needs another's result, in one transaction and
@@ -164,13 +167,15 @@ class Executor:
     def atomic(self) -> Iterator[Executor]:
         """Several statements in one transaction (the transaction's own, if already in one)."""
         with self._translated(), self._scope(True) as link:
-            yield Executor(fixed_scope(link), self._state)
+            yield Executor(fixed_scope(link, owned=True), self._state)
 
 
-def fixed_scope(link: Link) -> Scope:
-    """A scope that always lends ``link`` (already inside a transaction, which
-    whoever made the link commits: no batch may)."""
-    link.may_commit = False
+def fixed_scope(link: Link, *, owned: bool = False) -> Scope:
+    """A scope that always lends ``link`` (already inside a transaction). Unless
+    the transaction is ``owned`` by the operation (an :meth:`Executor.atomic`
+    block), no statement may send its COMMIT: its owner commits it."""
+    if not owned:
+        link.may_commit = False
 
     @contextmanager
     def scope(atomic: bool) -> Iterator[Link]:

@@ -49,7 +49,7 @@ class AsyncCategoryRepository:
         async with self._x.atomic() as x:
             locked = await x.first(q.lock(category_id))
             q.guarded(locked, category_id, changing_name=name is not UNSET)
-            return q.to_category(await x.first(statement), category_id)
+            return q.to_category(await x.first(statement, last=True), category_id)
 
     async def delete(self, category_id: int) -> None:
         """Delete a category, moving its items, threads and candidates to
@@ -63,4 +63,4 @@ class AsyncCategoryRepository:
             fallback = await x.scalar(q.ensure_uncategorized())
             for statement in q.move_contents(category_id, fallback):
                 await x.rowcount(statement)
-            await x.rowcount(q.delete(category_id))
+            await x.rowcount(q.delete(category_id), last=True)

@@ -90,7 +90,7 @@ class AsyncSetupRepository:
         statement = q.add_item(setup_id, item_id, classification)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.lock(setup_id)), setup_id)
-            return q.entry_changed(await x.first(statement), setup_id, item_id)
+            return q.entry_changed(await x.first(statement, last=True), setup_id, item_id)
 
     async def remove_item(self, setup_id: int, item_id: int) -> None:
         """Take an item out of the setup (the item stays in the collection).
@@ -100,7 +100,7 @@ class AsyncSetupRepository:
         statement = q.remove_item(setup_id, item_id)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.lock(setup_id)), setup_id)
-            q.removed(await x.scalar(statement), setup_id, item_id)
+            q.removed(await x.scalar(statement, last=True), setup_id, item_id)
 
     async def set_classification(
         self, setup_id: int, item_id: int, *, classification: Classification
@@ -112,7 +112,7 @@ class AsyncSetupRepository:
         statement = q.set_classification(setup_id, item_id, classification)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.lock(setup_id)), setup_id)
-            return q.entry_changed(await x.first(statement), setup_id, item_id)
+            return q.entry_changed(await x.first(statement, last=True), setup_id, item_id)
 
     async def replace_items(self, setup_id: int, entries: q.Entries) -> SetupDetail:
         """Make ``entries`` the setup's whole item list, atomically; returns the
@@ -132,4 +132,4 @@ class AsyncSetupRepository:
             await x.rowcount(q.clear(setup_id))
             if item_ids:
                 await x.rowcount(insert)
-            return q.to_detail(await x.all(q.detail(setup_id)), setup_id)
+            return q.to_detail(await x.all(q.detail(setup_id), last=True), setup_id)

@@ -98,7 +98,7 @@ class AsyncThreadRepository:
         })  # fmt: skip
         async with self._x.atomic() as x:
             c.locked(await x.scalar(c.lock_thread(thread_id)), "thread", thread_id)
-            return c.to_candidate(await x.first(statement), thread_id)
+            return c.to_candidate(await x.first(statement, last=True), thread_id)
 
     async def update_candidate(
         self,
@@ -149,7 +149,8 @@ class AsyncThreadRepository:
             locked = await x.scalar(c.lock_thread_of(candidate_id))
             thread_id = c.locked(locked, "candidate", candidate_id)
             order = await x.all(c.order_of(thread_id))
-            return c.moved(await x.all(c.place(order, move, thread_id)), candidate_id)
+            placed = await x.all(c.place(order, move, thread_id), last=True)
+            return c.moved(placed, candidate_id)
 
     async def resolve(self, thread_id: int, candidate_id: int) -> Resolution:
         """Resolve an active thread with one of its candidates: a collection item

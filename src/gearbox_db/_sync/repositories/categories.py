@@ -51,7 +51,7 @@ class CategoryRepository:
         with self._x.atomic() as x:
             locked = x.first(q.lock(category_id))
             q.guarded(locked, category_id, changing_name=name is not UNSET)
-            return q.to_category(x.first(statement), category_id)
+            return q.to_category(x.first(statement, last=True), category_id)
 
     def delete(self, category_id: int) -> None:
         """Delete a category, moving its items, threads and candidates to
@@ -65,4 +65,4 @@ class CategoryRepository:
             fallback = x.scalar(q.ensure_uncategorized())
             for statement in q.move_contents(category_id, fallback):
                 x.rowcount(statement)
-            x.rowcount(q.delete(category_id))
+            x.rowcount(q.delete(category_id), last=True)

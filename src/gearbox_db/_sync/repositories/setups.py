@@ -92,7 +92,7 @@ class SetupRepository:
         statement = q.add_item(setup_id, item_id, classification)
         with self._x.atomic() as x:
             q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
-            return q.entry_changed(x.first(statement), setup_id, item_id)
+            return q.entry_changed(x.first(statement, last=True), setup_id, item_id)
 
     def remove_item(self, setup_id: int, item_id: int) -> None:
         """Take an item out of the setup (the item stays in the collection).
@@ -102,7 +102,7 @@ class SetupRepository:
         statement = q.remove_item(setup_id, item_id)
         with self._x.atomic() as x:
             q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
-            q.removed(x.scalar(statement), setup_id, item_id)
+            q.removed(x.scalar(statement, last=True), setup_id, item_id)
 
     def set_classification(
         self, setup_id: int, item_id: int, *, classification: Classification
@@ -114,7 +114,7 @@ class SetupRepository:
         statement = q.set_classification(setup_id, item_id, classification)
         with self._x.atomic() as x:
             q.to_setup_id(x.scalar(q.lock(setup_id)), setup_id)
-            return q.entry_changed(x.first(statement), setup_id, item_id)
+            return q.entry_changed(x.first(statement, last=True), setup_id, item_id)
 
     def replace_items(self, setup_id: int, entries: q.Entries) -> SetupDetail:
         """Make ``entries`` the setup's whole item list, atomically; returns the
@@ -134,4 +134,4 @@ class SetupRepository:
             x.rowcount(q.clear(setup_id))
             if item_ids:
                 x.rowcount(insert)
-            return q.to_detail(x.all(q.detail(setup_id)), setup_id)
+            return q.to_detail(x.all(q.detail(setup_id), last=True), setup_id)

@@ -100,7 +100,7 @@ class ThreadRepository:
         })  # fmt: skip
         with self._x.atomic() as x:
             c.locked(x.scalar(c.lock_thread(thread_id)), "thread", thread_id)
-            return c.to_candidate(x.first(statement), thread_id)
+            return c.to_candidate(x.first(statement, last=True), thread_id)
 
     def update_candidate(
         self,
@@ -151,7 +151,8 @@ class ThreadRepository:
             locked = x.scalar(c.lock_thread_of(candidate_id))
             thread_id = c.locked(locked, "candidate", candidate_id)
             order = x.all(c.order_of(thread_id))
-            return c.moved(x.all(c.place(order, move, thread_id)), candidate_id)
+            placed = x.all(c.place(order, move, thread_id), last=True)
+            return c.moved(placed, candidate_id)
 
     def resolve(self, thread_id: int, candidate_id: int) -> Resolution:
         """Resolve an active thread with one of its candidates: a collection item
