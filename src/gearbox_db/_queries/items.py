@@ -9,7 +9,7 @@ JOIN categories``). Listings are built in :mod:`.item_pages`.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 from sqlalchemy import (
     Delete,
@@ -23,10 +23,11 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
+from gearbox_db._queries._common import AnyRow, checked, columns_for, found, patch, row_to
 from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, items
+from gearbox_db.shapes import ItemChanges, NewItem, checks_of
 
 __all__ = [
     "COLUMNS",
@@ -48,17 +49,8 @@ k = categories.c
 
 
 #: Validators of the writable fields (each raises ValidationError naming its field).
-_FIELDS: Checks = {
-    "name": v.name,
-    "category_id": v.identifier,
-    "weight_grams": v.weight,
-    "price_cents": v.price,
-    "quantity": v.quantity,
-    "notes": v.optional_text,
-    "product_url": v.optional_text,
-    "image_filename": v.optional_text,
-    "image_source_url": v.optional_text,
-}
+_FIELDS: Final = checks_of(ItemChanges)
+_REQUIRED: Final = NewItem.__required_keys__
 #: Columns a duplicate copies (everything but the id and the timestamps).
 _COPIED: Final = [column for column in items.c if column.name in _FIELDS]
 
@@ -98,13 +90,14 @@ def to_item(row: AnyRow | None, key: object) -> Item:
     return row_to(Item, row, "item", key)
 
 
-def create(**fields: object) -> Select[Any]:
-    """Insert an item (``fields``: the writable columns) and return it with its category."""
-    inserted = insert_(items).values(checked(fields, _FIELDS)).returning(*items.c).cte("inserted")
+def create(**fields: Unpack[NewItem]) -> Select[Any]:
+    """Insert an item and return it with its category."""
+    values = checked(fields, _FIELDS, _REQUIRED)
+    inserted = insert_(items).values(values).returning(*items.c).cte("inserted")
     return with_category(inserted)
 
 
-def update(item_id: int, **fields: object) -> Select[Any]:
+def update(item_id: int, **fields: Unpack[ItemChanges]) -> Select[Any]:
     """Change the fields that are not :data:`UNSET` (``None`` clears an optional one)."""
     changes = patch(fields, _FIELDS)
     updated = (

@@ -4,7 +4,7 @@ their resolution; the candidates' statements live in :mod:`.candidates`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn, Unpack
 
 import attrs
 from sqlalchemy import (
@@ -22,7 +22,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, columns_for, found, patch, row_to
+from gearbox_db._queries._common import AnyRow, columns_for, found, patch, row_to
 from gearbox_db.errors import (
     ConcurrencyError,
     InvalidReferenceError,
@@ -38,6 +38,7 @@ from gearbox_db.records import (
     ThreadSummary,
 )
 from gearbox_db.schema import THREAD_STATUSES, categories, items, thread_candidates, threads
+from gearbox_db.shapes import NewCandidate, NewItem, ThreadChanges, checks_of
 
 __all__ = [
     "create",
@@ -64,16 +65,7 @@ _COLUMNS = columns_for(Thread, threads)
 _CANDIDATE_COLUMNS = columns_for(Candidate, thread_candidates)
 _THREAD_WIDTH = len(_COLUMNS)
 #: The candidate's fields that become the item's when a thread is resolved.
-_GEAR_FIELDS = (
-    "name",
-    "weight_grams",
-    "price_cents",
-    "category_id",
-    "notes",
-    "product_url",
-    "image_filename",
-    "image_source_url",
-)
+_GEAR_FIELDS: Final = tuple(f for f in checks_of(NewItem) if f in checks_of(NewCandidate))
 #: Columns of ``items`` the INSERT of :func:`resolve` returns (the Item's other
 #: fields, its category's name and icon, are joined in).
 _ITEM_COLUMNS = [f.name for f in attrs.fields(Item) if f.name in items.c]
@@ -132,12 +124,9 @@ def to_summaries(rows: Sequence[AnyRow]) -> tuple[ThreadSummary, ...]:
     return tuple(ThreadSummary(Thread(*row[:_THREAD_WIDTH]), row[_THREAD_WIDTH]) for row in rows)
 
 
-_UPDATE_CHECKS: Checks = {"name": v.name, "category_id": v.identifier}
-
-
-def update(thread_id: int, *, name: object, category_id: object) -> Update:
+def update(thread_id: int, **fields: Unpack[ThreadChanges]) -> Update:
     """Rename a thread and/or change its category (fields :data:`UNSET` are left alone)."""
-    values = patch({"name": name, "category_id": category_id}, _UPDATE_CHECKS)
+    values = patch(fields, checks_of(ThreadChanges))
     return update_(threads).where(t.id == _thread_id(thread_id)).values(values).returning(*_COLUMNS)
 
 
