@@ -17,7 +17,6 @@ In a *changes* shape every field may be left out (the column stays as it is);
 # No ``from __future__ import annotations``: the shapes' annotations are read
 # at import time (``typing.get_type_hints``), Required/NotRequired included.
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import (
     Annotated,
@@ -150,10 +149,14 @@ class ThreadChanges(TypedDict, total=False):
     category_id: Annotated[int, v.identifier]
 
 
-@functools.cache
-def checks_of(shape: type[Mapping[str, Any]]) -> dict[str, Check]:
+_KNOWN: dict[type[Any], Mapping[str, Check]] = {}
+
+
+def checks_of(shape: type[Mapping[str, Any]]) -> Mapping[str, Check]:
     """The check of each field of ``shape``, in declaration order (TypeError, at
     import, for a field declared without one)."""
+    if shape in _KNOWN:
+        return _KNOWN[shape]
     checks: dict[str, Check] = {}
     for field, hint in get_type_hints(shape, include_extras=True).items():
         while get_origin(hint) in (Required, NotRequired):
@@ -162,6 +165,7 @@ def checks_of(shape: type[Mapping[str, Any]]) -> dict[str, Check]:
         if len(found) != 1:
             raise TypeError(f"{shape.__name__}.{field} must declare one check (Annotated)")
         checks[field] = found[0]
+    _KNOWN[shape] = checks
     return checks
 
 
