@@ -13,7 +13,7 @@ from sqlalchemy import Connection, text
 from gearbox_db import migrations
 from gearbox_db.importer import TargetNotEmptyError, import_sqlite
 from gearbox_db.testing import isolated, legacy
-from tests.test_importer_oracle import (
+from tests.importer_oracle import (
     actual,
     assert_imported,
     digest,

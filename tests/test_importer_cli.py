@@ -16,7 +16,7 @@ import pytest
 
 from gearbox_db.importer import cli
 from gearbox_db.testing import legacy
-from tests.test_importer_oracle import digest
+from tests.importer_oracle import digest
 
 
 def parse(*argv: str) -> argparse.Namespace:

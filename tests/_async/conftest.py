@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db import AsyncDatabase
+from gearbox_db.records import Category
 
 from ._accounts import FakeClock
 
@@ -26,3 +27,15 @@ def clock() -> FakeClock:
 def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
     """The database API judging expiry by ``clock``."""
     return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
+
+
+@pytest.fixture
+async def cook(db: AsyncDatabase) -> Category:
+    """A category "Cook" (icon "flame")."""
+    return await db.categories.create(name="Cook", icon="flame")
+
+
+@pytest.fixture
+async def sleep(db: AsyncDatabase) -> Category:
+    """A category "Sleep" (icon "moon")."""
+    return await db.categories.create(name="Sleep", icon="moon")

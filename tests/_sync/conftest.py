@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import Connection
 
 from gearbox_db import Database
+from gearbox_db.records import Category
 
 from ._accounts import FakeClock
 
@@ -28,3 +29,15 @@ def clock() -> FakeClock:
 def timed(gearbox_connection: Connection, clock: FakeClock) -> Database:
     """The database API judging expiry by ``clock``."""
     return Database.from_connection(gearbox_connection, clock=clock)
+
+
+@pytest.fixture
+def cook(db: Database) -> Category:
+    """A category "Cook" (icon "flame")."""
+    return db.categories.create(name="Cook", icon="flame")
+
+
+@pytest.fixture
+def sleep(db: Database) -> Category:
+    """A category "Sleep" (icon "moon")."""
+    return db.categories.create(name="Sleep", icon="moon")

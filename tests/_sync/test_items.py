@@ -26,16 +26,6 @@ from tests.concurrency import gather
 MISSING = 10**12
 
 
-@pytest.fixture
-def cook(db: Database) -> Category:
-    return db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-def sleep(db: Database) -> Category:
-    return db.categories.create(name="Sleep", icon="moon")
-
-
 # --- create / get ---------------------------------------------------------------------------
 
 

@@ -15,16 +15,6 @@ from gearbox_db import Database, ValidationError
 from gearbox_db.records import Category, Item, ItemSort
 
 
-@pytest.fixture
-def cook(db: Database) -> Category:
-    return db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-def sleep(db: Database) -> Category:
-    return db.categories.create(name="Sleep", icon="moon")
-
-
 def all_pages(db: Database, **listing: Any) -> list[Item]:
     """Every item of a listing, following the cursors page by page."""
     found: list[Item] = []
