@@ -3,27 +3,34 @@ are pinned to the columns their statements select."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
-from sqlalchemy import column
+from sqlalchemy import ColumnClause, column
 
 from gearbox_db._queries import item_pages, items, setups, summary_pages, threads, totals, users
 from gearbox_db._queries._projection import Projection
 from gearbox_db.records import Item
 
 
+def _columns(names: str) -> list[ColumnClause[Any]]:
+    return [column(name) for name in names]
+
+
 def test_a_projection_cuts_rows_where_its_parts_are() -> None:
-    a, b, c, d = (column(name) for name in "abcd")
+    a, b, c, d = _columns("abcd")
     projection = Projection(first=[a], middle=[b, c], last=[d])
-    row = ("A", "B", "C", "D")
-    assert (row[projection["first"]], row[projection["middle"]]) == (("A",), ("B", "C"))
+    row: tuple[str, ...] = ("A", "B", "C", "D")
+    assert row[projection["first"]] == ("A",)
+    assert row[projection["middle"]] == ("B", "C")
     assert projection.at("last") == 3
     assert len(projection) == 4
     assert projection.widths() == {"first": 1, "middle": 2, "last": 1}
 
 
 def test_a_projection_of_other_sources_must_have_the_same_widths() -> None:
-    a, b, c = (column(name) for name in "abc")
+    a, b, c = _columns("abc")
     projection = Projection(one=[a], two=[b, c])
     assert projection.like(one=[c], two=[a, b]) == (c, a, b)
     with pytest.raises(ValueError, match="do not match"):
