@@ -11,8 +11,18 @@ import argparse
 from typing import Final
 
 from gearbox_db import embedded
+from gearbox_db._cli_common import Subcommand
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "OPTIONS", "SUMMARY", "add_arguments", "run"]
+__all__ = [
+    "COMMAND",
+    "DESCRIPTION",
+    "EXAMPLES",
+    "NAME",
+    "OPTIONS",
+    "SUMMARY",
+    "add_arguments",
+    "run",
+]
 
 NAME: Final = "embedded"
 SUMMARY: Final = "show, print the URL of, or stop the embedded development PostgreSQL"
@@ -65,3 +75,15 @@ def run(args: argparse.Namespace, url: str) -> int:
     except embedded.EmbeddedUnavailableError as exc:
         raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {OPTIONS}") from exc
     return 0
+
+
+#: The ``embedded`` subcommand.
+COMMAND: Final = Subcommand(
+    name=NAME,
+    summary=SUMMARY,
+    description=DESCRIPTION,
+    examples=EXAMPLES,
+    handler=run,
+    arguments=add_arguments,
+    needs_database=False,
+)
