@@ -1,4 +1,5 @@
-"""Fixtures of the async suite (the sync suite's conftest is generated from it)."""
+"""Fixtures of the repository suites (``tests/_async`` is the source; ``tests/_sync``
+is generated from it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The items repository (async source of the generated sync one)."""
+"""The items repository."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The threads repository (async source of the generated sync one)."""
+"""The threads repository."""
 
 from __future__ import annotations
 
