@@ -10,13 +10,15 @@ unasyncd applies an entry of ``[tool.unasyncd.add_replacements]`` to a name by
 its fully qualified name: ``"pkg.mod.AsyncThing"`` to ``AsyncThing`` imported
 with ``from pkg.mod import AsyncThing`` (or read as ``mod.AsyncThing`` after
 ``from pkg import mod``), a bare ``"AsyncThing"`` to a name the module itself
-binds (a class, a function, a parameter, a fixture). An entry that matches no
-such name in the async source does nothing and fails the check.
+binds (a class, a function, a parameter, a fixture) and to words of docstrings.
+An entry that matches no such name in the async source does nothing and fails
+the check.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -37,6 +39,11 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
+def _words(docstring: str | None) -> set[str]:
+    """The names in a docstring (unasyncd renames them there too)."""
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", docstring or ""))
+
+
 def _names_of(tree: ast.Module) -> tuple[set[str], set[str]]:
     """The fully qualified names a module imports and uses, and the names it binds itself."""
     bound_to: dict[str, str] = {}  # local name -> what it was imported as
@@ -48,7 +55,7 @@ def _names_of(tree: ast.Module) -> tuple[set[str], set[str]]:
                 head = alias.name.split(".")[0]
                 bound_to[alias.asname or head] = alias.name if alias.asname else head
     qualified = set(bound_to.values())
-    own: set[str] = set()
+    own = _words(ast.get_docstring(tree))
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and (chain := _dotted(node)):
             head, _, rest = chain.partition(".")
@@ -56,6 +63,7 @@ def _names_of(tree: ast.Module) -> tuple[set[str], set[str]]:
                 qualified.add(f"{bound_to[head]}.{rest}")
         elif isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             own.add(node.name)
+            own |= _words(ast.get_docstring(node))
         elif isinstance(node, ast.arg):
             own.add(node.arg)
         elif isinstance(node, ast.Name) and node.id not in bound_to:
