@@ -43,9 +43,11 @@ __all__ = [
     "GearDetails",
     "ItemChanges",
     "ItemDetails",
+    "Named",
     "NewCandidate",
     "NewItem",
     "NewThread",
+    "Renamed",
     "ThreadChanges",
     "Unset",
     "checks_of",
@@ -80,6 +82,20 @@ def _candidate_status(value: object, field: str) -> str:
     return v.choice(value, CANDIDATE_STATUSES, field)
 
 
+class Named(TypedDict):
+    """A name and a category: what a new thread or item must have."""
+
+    name: Annotated[str, v.name]
+    category_id: Annotated[int, v.identifier]
+
+
+class Renamed(TypedDict, total=False):
+    """A new name and/or category (of a thread, item or candidate)."""
+
+    name: Annotated[str, v.name]
+    category_id: Annotated[int, v.identifier]
+
+
 class GearDetails(TypedDict, total=False):
     """The optional fields of every piece of gear (items and candidates):
     ``None`` (the default) is unknown / none."""
@@ -98,18 +114,12 @@ class ItemDetails(GearDetails, total=False):
     quantity: Annotated[int, v.quantity]
 
 
-class NewItem(ItemDetails):
+class NewItem(Named, ItemDetails):
     """A new item: a name and a category, and any of :class:`ItemDetails`."""
 
-    name: Annotated[str, v.name]
-    category_id: Annotated[int, v.identifier]
 
-
-class ItemChanges(ItemDetails, total=False):
+class ItemChanges(Renamed, ItemDetails, total=False):
     """Changes to an item: any of its fields."""
-
-    name: Annotated[str, v.name]
-    category_id: Annotated[int, v.identifier]
 
 
 class CandidateDetails(GearDetails, total=False):
@@ -128,25 +138,16 @@ class NewCandidate(CandidateDetails):
     category_id: NotRequired[Annotated[int | None, v.identifier]]
 
 
-class CandidateChanges(CandidateDetails, total=False):
+class CandidateChanges(Renamed, CandidateDetails, total=False):
     """Changes to a candidate: any of its fields (its place: ``move_candidate``)."""
 
-    name: Annotated[str, v.name]
-    category_id: Annotated[int, v.identifier]
 
-
-class NewThread(TypedDict):
+class NewThread(Named):
     """A new thread: a name and a category."""
 
-    name: Annotated[str, v.name]
-    category_id: Annotated[int, v.identifier]
 
-
-class ThreadChanges(TypedDict, total=False):
+class ThreadChanges(Renamed, total=False):
     """Changes to a thread: its name and/or category."""
-
-    name: Annotated[str, v.name]
-    category_id: Annotated[int, v.identifier]
 
 
 _KNOWN: dict[type[Any], Mapping[str, Check]] = {}

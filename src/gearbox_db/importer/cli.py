@@ -21,24 +21,8 @@ from gearbox_db._cli_common import Subcommand
 from gearbox_db.errors import ConfigurationError
 from gearbox_db.importer import Bar, ImportResult, for_stream, import_sqlite, write_report
 
-__all__ = ["COMMAND", "DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "run"]
+__all__ = ["COMMAND", "add_arguments", "run"]
 
-NAME: Final = "import-sqlite"
-SUMMARY: Final = "import a legacy GearBox SQLite file (all or nothing)"
-DESCRIPTION: Final = (
-    "Import the legacy GearBox SQLite file PATH into the database, in one transaction. "
-    "The file is opened read-only and never modified. Every row is validated first and "
-    "every problem is listed; any problem means nothing is written (exit 1) unless "
-    "--repair applies the documented repairs. An empty database is first brought to the "
-    "schema head; one that already holds GearBox data is refused unless --replace. "
-    "--dry-run validates the file alone and needs no database."
-)
-EXAMPLES: Final = (
-    "gearbox-db import-sqlite examples/gearbox-sample.db\n"
-    "  gearbox-db import-sqlite ~/gearbox.db --dry-run --report problems.json\n"
-    "  gearbox-db import-sqlite ~/gearbox.db --repair --replace --database-url "
-    "postgresql://app@db/gearbox"
-)
 #: Problems printed on the terminal; the rest are counted (all go to --report).
 _SHOWN: Final = 50
 _EXIT_OK: Final = 0
@@ -128,10 +112,22 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
 
 #: The ``import-sqlite`` subcommand.
 COMMAND: Final = Subcommand(
-    name=NAME,
-    summary=SUMMARY,
-    description=DESCRIPTION,
-    examples=EXAMPLES,
+    name="import-sqlite",
+    summary="import a legacy GearBox SQLite file (all or nothing)",
+    description=(
+        "Import the legacy GearBox SQLite file PATH into the database, in one transaction. "
+        "The file is opened read-only and never modified. Every row is validated first and "
+        "every problem is listed; any problem means nothing is written (exit 1) unless "
+        "--repair applies the documented repairs. An empty database is first brought to the "
+        "schema head; one that already holds GearBox data is refused unless --replace. "
+        "--dry-run validates the file alone and needs no database."
+    ),
+    examples=(
+        "gearbox-db import-sqlite examples/gearbox-sample.db\n"
+        "  gearbox-db import-sqlite ~/gearbox.db --dry-run --report problems.json\n"
+        "  gearbox-db import-sqlite ~/gearbox.db --repair --replace --database-url "
+        "postgresql://app@db/gearbox"
+    ),
     handler=run,
     arguments=add_arguments,
 )
