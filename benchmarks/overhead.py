@@ -99,9 +99,7 @@ def statements(world: World, count: int) -> dict[str, Sql]:
         "items.create": compiled(qi.create(**CREATE_FIELDS, category_id=world.category)),
         "settings.get": compiled(qst.get("weightUnit")),
         "sessions.validate": compiled(validate),
-        "api_keys.authenticate": compiled(
-            qk.authenticate(world.key, None, timedelta(minutes=5))
-        ),
+        "api_keys.authenticate": compiled(qk.authenticate(world.key, None, timedelta(minutes=5))),
         LIST: compiled(pages.page(listing)),
     }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -54,3 +56,22 @@ def test_constraint_wording_only_for_constraints_the_schema_has() -> None:
     worded = set(errors._CONSTRAINT_MESSAGES)
     assert worded, "errors words no constraint"
     assert worded - known == set()
+
+
+def _check_generated() -> ModuleType:
+    path = Path(__file__).parents[1] / "tools" / "check_generated.py"
+    spec = importlib.util.spec_from_file_location("check_generated", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_rename_entry_of_the_generator_does_something() -> None:
+    tool = _check_generated()
+    assert tool.idle_replacements(tool._replacements()) == []
+    assert tool.idle_replacements(["gearbox_db._async.nothing.AsyncNothing", "AsyncNothing"]) == [
+        "gearbox_db._async.nothing.AsyncNothing",
+        "AsyncNothing",
+    ]

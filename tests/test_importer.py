@@ -15,7 +15,7 @@ from gearbox_db.importer import TargetNotEmptyError, import_sqlite
 from gearbox_db.testing import isolated, legacy
 from tests.category_totals import maintained
 from tests.category_totals import recount as recount_totals
-from tests.test_importer_oracle import (
+from tests.importer_oracle import (
     actual,
     assert_imported,
     digest,

@@ -14,22 +14,20 @@ from pathlib import Path
 
 import pytest
 
+from gearbox_db import cli as main_cli
 from gearbox_db.importer import cli
 from gearbox_db.testing import legacy
-from tests.test_importer_oracle import digest
+from tests.importer_oracle import digest
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="gearbox-db")
-    cli.register(parser.add_subparsers(required=True))
-    return parser.parse_args(["import-sqlite", *argv])
+    return main_cli.build_parser([cli.COMMAND]).parse_args(["import-sqlite", *argv])
 
 
 def run(url: str, *argv: str) -> int:
     args = parse(*argv)
     assert args.handler is cli.run
-    code: int = cli.run(args, url)
-    return code
+    return main_cli.execute(args, url)
 
 
 def test_a_clean_file_imports_with_a_summary(
@@ -113,12 +111,10 @@ def test_usage_errors_exit_2() -> None:
 
 
 _CLI = """
-import argparse, sys
-from gearbox_db.importer import cli
-parser = argparse.ArgumentParser(prog="gearbox-db")
-cli.register(parser.add_subparsers(required=True))
-args = parser.parse_args(["import-sqlite", sys.argv[1]])
-sys.exit(args.handler(args, sys.argv[2]))
+import sys
+from gearbox_db import cli
+args = cli.build_parser().parse_args(["import-sqlite", sys.argv[1]])
+sys.exit(cli.execute(args, sys.argv[2]))
 """
 
 

@@ -22,7 +22,7 @@ from gearbox_db.importer import (
     import_sqlite,
 )
 from gearbox_db.testing import legacy
-from tests.test_importer_oracle import digest, snapshot
+from tests.importer_oracle import digest, snapshot
 
 #: Runs an import that stops (sleeps) at a chosen moment, after writing an event file.
 _STOPPING_IMPORT = """

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, text
 
 from gearbox_db.importer import TargetNotEmptyError, import_sqlite
 from gearbox_db.testing import legacy
-from tests.test_importer_oracle import actual, assert_imported, expected
+from tests.importer_oracle import actual, assert_imported, expected
 
 FAVORITES = (
     "CREATE TABLE favorites (id serial PRIMARY KEY, "

@@ -12,7 +12,7 @@ from gearbox_db import migrations
 from gearbox_db.importer import TargetNotEmptyError, import_sqlite
 from gearbox_db.testing import TestServer, legacy
 from gearbox_db.testing._legacy_plant import DROPPED, OTHER_TIMESTAMP, UNCATEGORIZED
-from tests.test_importer_oracle import (
+from tests.importer_oracle import (
     assert_imported,
     expected,
     found,

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 
 from gearbox_db.importer import import_sqlite
 from gearbox_db.testing import isolated, legacy
-from tests.test_importer_oracle import actual, assert_imported, expected
+from tests.importer_oracle import actual, assert_imported, expected
 
 Tables = dict[str, list[dict[str, Any]]]
 

@@ -56,24 +56,25 @@ def catalog(conn: Connection) -> dict[str, set[Any]]:
         "sequences": "SELECT relname FROM pg_class "
         "WHERE relnamespace = current_schema()::regnamespace AND relkind = 'S'",
         "indexes": "SELECT indexrelid::regclass::text || ' ' || pg_get_indexdef(indexrelid) "
-        "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-        "WHERE c.relnamespace = current_schema()::regnamespace",
-        "columns": "SELECT c.relname || '.' || a.attname || ' ' || "
-        "format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text || ' ' || "
-        "a.attidentity::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-') "
-        "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' "
-        "AND a.attnum > 0 AND NOT a.attisdropped",
+        "FROM pg_index AS ix JOIN pg_class AS cls ON cls.oid = ix.indrelid "
+        "WHERE cls.relnamespace = current_schema()::regnamespace",
+        "columns": "SELECT cls.relname || '.' || att.attname || ' ' || "
+        "format_type(att.atttypid, att.atttypmod) || ' ' || att.attnotnull::text || ' ' || "
+        "att.attidentity::text || ' ' || coalesce(pg_get_expr(dflt.adbin, dflt.adrelid), '-') "
+        "FROM pg_attribute AS att JOIN pg_class AS cls ON cls.oid = att.attrelid "
+        "LEFT JOIN pg_attrdef AS dflt "
+        "ON dflt.adrelid = att.attrelid AND dflt.adnum = att.attnum "
+        "WHERE cls.relnamespace = current_schema()::regnamespace AND cls.relkind = 'r' "
+        "AND att.attnum > 0 AND NOT att.attisdropped",
         "constraints": "SELECT conrelid::regclass::text || ' ' || conname || ' ' || "
         "pg_get_constraintdef(oid) FROM pg_constraint "
         # PostgreSQL >= 18 also lists NOT NULL as constraints ('n'): compared as columns.
         "WHERE connamespace = current_schema()::regnamespace AND contype <> 'n'",
         "functions": "SELECT oid::regprocedure::text || ' ' || md5(prosrc) FROM pg_proc "
         "WHERE pronamespace = current_schema()::regnamespace",
-        "triggers": "SELECT tgrelid::regclass::text || ' ' || pg_get_triggerdef(t.oid) "
-        "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace",
+        "triggers": "SELECT tgrelid::regclass::text || ' ' || pg_get_triggerdef(trg.oid) "
+        "FROM pg_trigger AS trg JOIN pg_class AS cls ON cls.oid = trg.tgrelid "
+        "WHERE NOT trg.tgisinternal AND cls.relnamespace = current_schema()::regnamespace",
         "types": "SELECT typname FROM pg_type WHERE typnamespace = current_schema()::regnamespace "
         "AND typrelid = 0 AND typcategory <> 'A'",
     }
@@ -170,9 +171,9 @@ def test_0002_gives_existing_tokens_and_keys_their_absolute_ends(
     with connect(url) as conn:
         days = conn.execute(
             text(
-                "SELECT extract(day FROM k.expires_at - now())::int, "
-                "extract(day FROM t.family_expires_at - now())::int, t.code_hash "
-                "FROM api_keys k, oauth_tokens t"
+                "SELECT extract(day FROM api_keys.expires_at - now())::int, "
+                "extract(day FROM oauth_tokens.family_expires_at - now())::int, "
+                "oauth_tokens.code_hash FROM api_keys, oauth_tokens"
             )
         ).one()
     # from the upgrade's now(), a moment before this transaction's

@@ -37,8 +37,8 @@ WAITING_MIGRATOR = (
     "AND state = 'idle' AND query LIKE 'SELECT pg_try_advisory_lock(%%'"
 )
 INVALID_INDEXES = (
-    "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-    "WHERE c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid"
+    "SELECT count(*) FROM pg_index AS ix JOIN pg_class AS cls ON cls.oid = ix.indrelid "
+    "WHERE cls.relnamespace = current_schema()::regnamespace AND NOT ix.indisvalid"
 )
 
 

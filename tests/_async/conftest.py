@@ -1,4 +1,5 @@
-"""Fixtures of the async suite (the sync suite's conftest is generated from it)."""
+"""Fixtures of the repository suites (``tests/_async`` is the source; ``tests/_sync``
+is generated from it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gearbox_db import AsyncDatabase
+from gearbox_db.records import Category
 
 from ._accounts import FakeClock
 
@@ -26,3 +28,15 @@ def clock() -> FakeClock:
 def timed(gearbox_async_connection: AsyncConnection, clock: FakeClock) -> AsyncDatabase:
     """The database API judging expiry by ``clock``."""
     return AsyncDatabase.from_connection(gearbox_async_connection, clock=clock)
+
+
+@pytest.fixture
+async def cook(db: AsyncDatabase) -> Category:
+    """A category "Cook" (icon "flame")."""
+    return await db.categories.create(name="Cook", icon="flame")
+
+
+@pytest.fixture
+async def sleep(db: AsyncDatabase) -> Category:
+    """A category "Sleep" (icon "moon")."""
+    return await db.categories.create(name="Sleep", icon="moon")

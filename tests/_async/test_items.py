@@ -26,16 +26,6 @@ from ._connect import connect
 MISSING = 10**12
 
 
-@pytest.fixture
-async def cook(db: AsyncDatabase) -> Category:
-    return await db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-async def sleep(db: AsyncDatabase) -> Category:
-    return await db.categories.create(name="Sleep", icon="moon")
-
-
 # --- create / get ---------------------------------------------------------------------------
 
 

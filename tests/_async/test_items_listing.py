@@ -15,16 +15,6 @@ from gearbox_db.records import Category, Item, ItemSort
 from ._connect import connect
 
 
-@pytest.fixture
-async def cook(db: AsyncDatabase) -> Category:
-    return await db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-async def sleep(db: AsyncDatabase) -> Category:
-    return await db.categories.create(name="Sleep", icon="moon")
-
-
 async def all_pages(db: AsyncDatabase, **listing: Any) -> list[Item]:
     """Every item of a listing, following the cursors page by page."""
     found: list[Item] = []

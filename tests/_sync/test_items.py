@@ -28,16 +28,6 @@ from ._connect import connect
 MISSING = 10**12
 
 
-@pytest.fixture
-def cook(db: Database) -> Category:
-    return db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-def sleep(db: Database) -> Category:
-    return db.categories.create(name="Sleep", icon="moon")
-
-
 # --- create / get ---------------------------------------------------------------------------
 
 

@@ -17,16 +17,6 @@ from gearbox_db.records import Category, Item, ItemSort
 from ._connect import connect
 
 
-@pytest.fixture
-def cook(db: Database) -> Category:
-    return db.categories.create(name="Cook", icon="flame")
-
-
-@pytest.fixture
-def sleep(db: Database) -> Category:
-    return db.categories.create(name="Sleep", icon="moon")
-
-
 def all_pages(db: Database, **listing: Any) -> list[Item]:
     """Every item of a listing, following the cursors page by page."""
     found: list[Item] = []

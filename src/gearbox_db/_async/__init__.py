@@ -1,1 +1,2 @@
-"""Async implementation: the source of truth; ``gearbox_db._sync`` is generated from it."""
+"""The database API and its repositories, written once: ``gearbox_db._async`` is the
+source, ``gearbox_db._sync`` is generated from it (unasyncd)."""

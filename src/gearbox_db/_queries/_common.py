@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, TypeAlias, TypeVar
 
@@ -10,6 +10,7 @@ import attrs
 from sqlalchemy import ColumnElement, DateTime, FromClause, bindparam, func, literal
 
 from gearbox_db.errors import NotFoundError, ValidationError
+from gearbox_db.shapes import UNSET, Check, Unset
 
 __all__ = [
     "NOW",
@@ -37,27 +38,6 @@ Clock: TypeAlias = Callable[[], datetime]
 
 #: A result row of any width: psycopg's plain tuple.
 AnyRow: TypeAlias = tuple[Any, ...]
-
-
-class Unset:
-    """Type of :data:`UNSET`: a field an update leaves as it is."""
-
-    _instance: Unset | None = None
-
-    def __new__(cls) -> Unset:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-#: Default of every field of a partial update: leave the column as it is.
-UNSET = Unset()
 
 
 def columns_for(record: type[Any], source: FromClause, **extra: ColumnElement[Any]) -> list[Any]:
@@ -98,11 +78,20 @@ def set_values(**values: object) -> dict[str, object]:
 
 #: Validators of writable fields by name: ``check(value, field_name)`` returns the
 #: value to store or raises ValidationError naming the field.
-Checks: TypeAlias = Mapping[str, Callable[[Any, str], object]]
+Checks: TypeAlias = Mapping[str, Check]
 
 
-def checked(fields: Mapping[str, object], checks: Checks) -> dict[str, object]:
-    """Every field of ``fields`` validated by its check."""
+def checked(
+    fields: Mapping[str, object], checks: Checks, required: Collection[str] = ()
+) -> dict[str, object]:
+    """Every field of ``fields`` validated by its check; TypeError (as for a call)
+    for a field that has no check or a ``required`` one that is missing."""
+    unknown = [key for key in fields if key not in checks]
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    missing = [key for key in required if key not in fields]
+    if missing:
+        raise TypeError(f"missing required keyword argument {missing[0]!r}")
     return {key: checks[key](value, key) for key, value in fields.items()}
 
 

@@ -13,7 +13,7 @@ happen one after the other.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import attrs
 from sqlalchemy import (
@@ -33,10 +33,11 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
+from gearbox_db._queries._common import AnyRow, checked, columns_for, found, patch, row_to
 from gearbox_db.errors import InvalidReferenceError, InvalidStateError, ValidationError
 from gearbox_db.records import Candidate
-from gearbox_db.schema import CANDIDATE_STATUSES, thread_candidates, threads
+from gearbox_db.schema import thread_candidates, threads
+from gearbox_db.shapes import CandidateChanges, NewCandidate, checks_of
 
 __all__ = [
     "MIN_GAP",
@@ -62,24 +63,9 @@ tc = thread_candidates.c
 _COLUMNS = columns_for(Candidate, thread_candidates)
 
 
-def _status(value: object, field: str) -> str:
-    return v.choice(value, CANDIDATE_STATUSES, field)
-
-
 #: The validator of each field a caller may set on a candidate.
-_CHECKS: Checks = {
-    "name": v.name,
-    "weight_grams": v.weight,
-    "price_cents": v.price,
-    "category_id": v.identifier,
-    "notes": v.optional_text,
-    "product_url": v.optional_text,
-    "image_filename": v.optional_text,
-    "image_source_url": v.optional_text,
-    "status": _status,
-    "pros": v.optional_text,
-    "cons": v.optional_text,
-}
+_CHECKS: Final = checks_of(CandidateChanges)
+_REQUIRED: Final = NewCandidate.__required_keys__
 
 
 def lock_thread(thread_id: int) -> Select[Any]:
@@ -101,12 +87,12 @@ def locked(thread_id: int | None, what: str, key: object) -> int:
     return found(thread_id, what, key)
 
 
-def add(thread_id: int, fields: dict[str, object]) -> Insert:
+def add(thread_id: int, fields: NewCandidate) -> Insert:
     """Insert a candidate last in its thread (``sort_order`` = max + 1, or 0 in
     an empty thread); without a ``category_id`` it takes the thread's."""
     thread_key = v.identifier(thread_id, "thread_id")
     given = {k: x for k, x in fields.items() if k != "category_id" or x is not None}
-    values = checked(given, _CHECKS)
+    values = checked(given, _CHECKS, _REQUIRED)
     if "category_id" not in values:
         own = select(threads.c.category_id).where(threads.c.id == thread_key)
         values["category_id"] = own.scalar_subquery()
@@ -122,7 +108,7 @@ def to_candidate(row: AnyRow | None, key: object) -> Candidate:
     return row_to(Candidate, row, "candidate", key)
 
 
-def update(candidate_id: int, **fields: object) -> Update:
+def update(candidate_id: int, **fields: Unpack[CandidateChanges]) -> Update:
     """Change some fields of a candidate (fields :data:`UNSET` are left alone)."""
     changes = patch(fields, _CHECKS)
     return (

@@ -9,7 +9,8 @@ JOIN categories``). Listings are built in :mod:`.item_pages`.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, Unpack
 
 from sqlalchemy import (
     Delete,
@@ -24,11 +25,12 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, checked, columns_for, found, patch, row_to
+from gearbox_db._queries._common import AnyRow, checked, columns_for, found, patch, row_to
 from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries.totals import grams_of_numeric
 from gearbox_db.records import CollectionTotals, Item
 from gearbox_db.schema import categories, category_totals, items
+from gearbox_db.shapes import ItemChanges, NewItem, checks_of
 
 __all__ = [
     "COLUMNS",
@@ -50,17 +52,8 @@ k = categories.c
 
 
 #: Validators of the writable fields (each raises ValidationError naming its field).
-_FIELDS: Checks = {
-    "name": v.name,
-    "category_id": v.identifier,
-    "weight_grams": v.weight,
-    "price_cents": v.price,
-    "quantity": v.quantity,
-    "notes": v.optional_text,
-    "product_url": v.optional_text,
-    "image_filename": v.optional_text,
-    "image_source_url": v.optional_text,
-}
+_FIELDS: Final = checks_of(ItemChanges)
+_REQUIRED: Final = NewItem.__required_keys__
 #: Columns a duplicate copies (everything but the id and the timestamps).
 _COPIED: Final = [column for column in items.c if column.name in _FIELDS]
 
@@ -105,20 +98,25 @@ def to_item(row: AnyRow | None, key: object) -> Item:
     return row_to(Item, row, "item", key)
 
 
-def _create() -> Select[Any]:
-    values = {name: bindparam(name, type_=items.c[name].type) for name in _FIELDS}
-    return with_category(insert_(items).values(values).returning(*items.c).cte("inserted"))
+@cache
+def _create_for(names: frozenset[str]) -> Template:
+    """The INSERT of an item giving ``names`` (compiled once per set of names; the
+    columns left out take their defaults)."""
+
+    def build() -> Select[Any]:
+        values = {name: bindparam(name, type_=items.c[name].type) for name in sorted(names)}
+        return with_category(insert_(items).values(values).returning(*items.c).cte("inserted"))
+
+    return Template(build)
 
 
-_CREATE: Final = Template(_create)
+def create(**fields: Unpack[NewItem]) -> Bound:
+    """Insert an item and return it with its category."""
+    values = checked(fields, _FIELDS, _REQUIRED)
+    return _create_for(frozenset(values))(**values)
 
 
-def create(**fields: object) -> Bound:
-    """Insert an item (``fields``: every writable column) and return it with its category."""
-    return _CREATE(**checked(fields, _FIELDS))
-
-
-def update(item_id: int, **fields: object) -> Select[Any]:
+def update(item_id: int, **fields: Unpack[ItemChanges]) -> Select[Any]:
     """Change the fields that are not :data:`UNSET` (``None`` clears an optional one)."""
     changes = patch(fields, _FIELDS)
     updated = (

@@ -42,6 +42,7 @@ from gearbox_db._queries import _validate as v
 from gearbox_db._queries import totals as t
 from gearbox_db._queries._common import AnyRow, columns_for, found, row_to
 from gearbox_db._queries._compiled import Bound, Template
+from gearbox_db._queries._projection import Projection
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import (
     CategoryTotals,
@@ -89,11 +90,19 @@ _COLUMNS: Final = columns_for(Setup, setups)
 _ITEM_COLUMNS: Final = columns_for(
     Item, items, category_name=categories.c.name, category_icon=categories.c.icon
 )
-# Column positions in the rows of detail().
-_ITEM_AT: Final = len(_COLUMNS)
-_CLASS_AT: Final = _ITEM_AT + len(_ITEM_COLUMNS)
-_OVERALL_AT: Final = _CLASS_AT + 1
-_CATEGORY_AT: Final = _OVERALL_AT + t.FIGURE_COUNT
+#: Rows of :func:`add_item` and :func:`set_classification`: the item, the classification.
+_ENTRY_ROW: Final = Projection(item=_ITEM_COLUMNS, classification=[si.classification])
+#: Rows of :func:`list_summaries`: the setup and its totals.
+_SUMMARY: Final = Projection(setup=_COLUMNS, totals=t.figures())
+#: Rows of :func:`detail`: the setup, an entry (item, classification; NULLs when
+#: there is none), the setup's totals and those of the entry's category.
+_DETAIL_ROW: Final = Projection(
+    setup=_COLUMNS,
+    item=_ITEM_COLUMNS,
+    classification=[si.classification],
+    overall=t.figures(lambda aggregate: aggregate.over()),
+    category=t.figures(lambda aggregate: aggregate.over(partition_by=categories.c.id)),
+)
 _SETUP_ID: Final = t.SETUP_ID
 
 
@@ -137,7 +146,7 @@ def deleted(count: int, setup_id: int) -> None:
 
 def _list_summaries() -> Select[Any]:
     return (
-        select(*_COLUMNS, *t.figures())
+        select(*_SUMMARY.columns)
         .select_from(t.entries_join(with_categories=False))
         .group_by(s.id)
         .order_by(s.name, s.id)
@@ -154,20 +163,13 @@ def list_summaries() -> Select[Any]:
 
 def to_summaries(rows: Sequence[AnyRow]) -> tuple[SetupSummary, ...]:
     """Map the rows of :func:`list_summaries`."""
-    width = len(_COLUMNS)
-    return tuple(SetupSummary(Setup(*row[:width]), SetupTotals(*row[width:])) for row in rows)
+    setup, totals = _SUMMARY["setup"], _SUMMARY["totals"]
+    return tuple(SetupSummary(Setup(*row[setup]), SetupTotals(*row[totals])) for row in rows)
 
 
 def _detail() -> Select[Any]:
-    category = categories.c.id
     return (
-        select(
-            *_COLUMNS,
-            *_ITEM_COLUMNS,
-            si.classification,
-            *t.figures(lambda aggregate: aggregate.over()),
-            *t.figures(lambda aggregate: aggregate.over(partition_by=category)),
-        )
+        select(*_DETAIL_ROW.columns)
         .select_from(t.entries_join())
         .where(s.id == _SETUP_ID)
         .order_by(categories.c.name, items.c.name, items.c.id)
@@ -188,19 +190,22 @@ def detail(setup_id: int) -> Bound:
 def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
     """Map the rows of :func:`detail` (NotFoundError if there are none)."""
     first = found(rows[0] if rows else None, "setup", setup_id)
-    rows = [row for row in rows if row[_ITEM_AT] is not None]
-    entries = tuple(SetupEntry(Item(*row[_ITEM_AT:_CLASS_AT]), row[_CLASS_AT]) for row in rows)
+    part = _DETAIL_ROW
+    rows = [row for row in rows if row[part.at("item")] is not None]
+    entries = tuple(
+        SetupEntry(Item(*row[part["item"]]), row[part.at("classification")]) for row in rows
+    )
     by_category: dict[int, CategoryTotals] = {}
     for entry, row in zip(entries, rows, strict=True):
         item = entry.item
         if item.category_id not in by_category:
-            figures = row[_CATEGORY_AT:]
+            figures = row[part["category"]]
             by_category[item.category_id] = CategoryTotals(
                 item.category_id, item.category_name, *figures
             )
-    overall = SetupTotals(*first[_OVERALL_AT:_CATEGORY_AT])
+    overall = SetupTotals(*first[part["overall"]])
     totals = attrs.evolve(overall, by_category=tuple(by_category.values()))
-    return SetupDetail(Setup(*first[:_ITEM_AT]), entries, totals)
+    return SetupDetail(Setup(*first[part["setup"]]), entries, totals)
 
 
 _LOCK: Final = Template(
@@ -241,7 +246,8 @@ def _entry_of(changed: Insert | Update) -> Select[Any]:
     joined = cte.join(items, items.c.id == cte.c.item_id).join(
         categories, categories.c.id == items.c.category_id
     )
-    return select(*_ITEM_COLUMNS, cte.c.classification).select_from(joined).add_cte(_touching(cte))
+    columns = _ENTRY_ROW.like(item=_ITEM_COLUMNS, classification=[cte.c.classification])
+    return select(*columns).select_from(joined).add_cte(_touching(cte))
 
 
 _ITEM_ID: Final = bindparam("item_id", type_=BigInteger)
@@ -285,7 +291,7 @@ def set_classification(setup_id: int, item_id: int, classification: str) -> Boun
 def entry_changed(row: AnyRow | None, setup_id: int, item_id: int) -> SetupEntry:
     """The entry of ``row`` (NotFoundError if the item is not in the setup)."""
     entry = found(row, "entry", f"item {item_id} in setup {setup_id}")
-    return SetupEntry(Item(*entry[:-1]), entry[-1])
+    return SetupEntry(Item(*entry[_ENTRY_ROW["item"]]), entry[_ENTRY_ROW.at("classification")])
 
 
 def remove_item(setup_id: int, item_id: int) -> Bound:

@@ -4,7 +4,7 @@ their resolution; the candidates' statements live in :mod:`.candidates`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn, Unpack
 
 import attrs
 from sqlalchemy import (
@@ -22,7 +22,9 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries._common import AnyRow, Checks, columns_for, found, patch, row_to
+from gearbox_db._queries import items as item_q
+from gearbox_db._queries._common import AnyRow, columns_for, found, patch, row_to
+from gearbox_db._queries._projection import Projection
 from gearbox_db.errors import (
     ConcurrencyError,
     InvalidReferenceError,
@@ -38,6 +40,7 @@ from gearbox_db.records import (
     ThreadSummary,
 )
 from gearbox_db.schema import THREAD_STATUSES, categories, items, thread_candidates, threads
+from gearbox_db.shapes import NewCandidate, NewItem, ThreadChanges, checks_of
 
 __all__ = [
     "create",
@@ -61,19 +64,14 @@ __all__ = [
 t = threads.c
 tc = thread_candidates.c
 _COLUMNS = columns_for(Thread, threads)
-_CANDIDATE_COLUMNS = columns_for(Candidate, thread_candidates)
-_THREAD_WIDTH = len(_COLUMNS)
+#: Rows of :func:`get`: the thread, then one candidate (NULLs when it has none).
+_DETAIL: Final = Projection(thread=_COLUMNS, candidate=columns_for(Candidate, thread_candidates))
+#: Rows of :func:`list_summaries`: the thread and its number of candidates.
+_SUMMARY: Final = Projection(thread=_COLUMNS, candidates=[func.count(tc.id)])
+#: Rows of :func:`resolve`: the thread, then the item created (with its category).
+_RESOLUTION: Final = Projection(thread=_COLUMNS, item=item_q.COLUMNS)
 #: The candidate's fields that become the item's when a thread is resolved.
-_GEAR_FIELDS = (
-    "name",
-    "weight_grams",
-    "price_cents",
-    "category_id",
-    "notes",
-    "product_url",
-    "image_filename",
-    "image_source_url",
-)
+_GEAR_FIELDS: Final = tuple(f for f in checks_of(NewItem) if f in checks_of(NewCandidate))
 #: Columns of ``items`` the INSERT of :func:`resolve` returns (the Item's other
 #: fields, its category's name and icon, are joined in).
 _ITEM_COLUMNS = [f.name for f in attrs.fields(Item) if f.name in items.c]
@@ -98,7 +96,7 @@ def get(thread_id: int) -> Select[Any]:
     """The thread and its candidates in their order (ties by id), one row per
     candidate (one row of NULL candidate columns when it has none)."""
     return (
-        select(*_COLUMNS, *_CANDIDATE_COLUMNS)
+        select(*_DETAIL.columns)
         .outerjoin(thread_candidates, tc.thread_id == t.id)
         .where(t.id == _thread_id(thread_id))
         .order_by(tc.sort_order, tc.id)
@@ -108,16 +106,15 @@ def get(thread_id: int) -> Select[Any]:
 def to_detail(rows: Sequence[AnyRow], thread_id: int) -> ThreadDetail:
     """Map the rows of :func:`get` (NotFoundError if there are none)."""
     first = found(rows[0] if rows else None, "thread", thread_id)
-    candidates = tuple(
-        Candidate(*row[_THREAD_WIDTH:]) for row in rows if row[_THREAD_WIDTH] is not None
-    )
-    return ThreadDetail(Thread(*first[:_THREAD_WIDTH]), candidates)
+    thread, candidate, present = _DETAIL["thread"], _DETAIL["candidate"], _DETAIL.at("candidate")
+    candidates = tuple(Candidate(*row[candidate]) for row in rows if row[present] is not None)
+    return ThreadDetail(Thread(*first[thread]), candidates)
 
 
 def list_summaries(status: str | None = None) -> Select[Any]:
     """The threads (of ``status``, or all), newest first, with their candidate counts."""
     statement = (
-        select(*_COLUMNS, func.count(tc.id))
+        select(*_SUMMARY.columns)
         .outerjoin(thread_candidates, tc.thread_id == t.id)
         .group_by(t.id)
         .order_by(t.created_at.desc(), t.id.desc())
@@ -129,15 +126,13 @@ def list_summaries(status: str | None = None) -> Select[Any]:
 
 def to_summaries(rows: Sequence[AnyRow]) -> tuple[ThreadSummary, ...]:
     """Map the rows of :func:`list_summaries`."""
-    return tuple(ThreadSummary(Thread(*row[:_THREAD_WIDTH]), row[_THREAD_WIDTH]) for row in rows)
+    thread, count = _SUMMARY["thread"], _SUMMARY.at("candidates")
+    return tuple(ThreadSummary(Thread(*row[thread]), row[count]) for row in rows)
 
 
-_UPDATE_CHECKS: Checks = {"name": v.name, "category_id": v.identifier}
-
-
-def update(thread_id: int, *, name: object, category_id: object) -> Update:
+def update(thread_id: int, **fields: Unpack[ThreadChanges]) -> Update:
     """Rename a thread and/or change its category (fields :data:`UNSET` are left alone)."""
-    values = patch({"name": name, "category_id": category_id}, _UPDATE_CHECKS)
+    values = patch(fields, checks_of(ThreadChanges))
     return update_(threads).where(t.id == _thread_id(thread_id)).values(values).returning(*_COLUMNS)
 
 
@@ -185,14 +180,15 @@ def resolve(thread_id: int, candidate_id: int) -> Select[Any]:
     item = columns_for(
         Item, created, category_name=categories.c.name, category_icon=categories.c.icon
     )
-    return select(*columns_for(Thread, resolved), *item).select_from(
+    columns = _RESOLUTION.like(thread=columns_for(Thread, resolved), item=item)
+    return select(*columns).select_from(
         resolved.join(created, true()).join(categories, categories.c.id == created.c.category_id)
     )
 
 
 def to_resolution(row: AnyRow) -> Resolution:
     """Map the row of :func:`resolve`."""
-    return Resolution(Thread(*row[:_THREAD_WIDTH]), Item(*row[_THREAD_WIDTH:]))
+    return Resolution(Thread(*row[_RESOLUTION["thread"]]), Item(*row[_RESOLUTION["item"]]))
 
 
 def resolve_check(thread_id: int, candidate_id: int) -> Select[Any]:

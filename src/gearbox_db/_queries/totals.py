@@ -52,11 +52,11 @@ from sqlalchemy import (
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, found
 from gearbox_db._queries._compiled import Bound, Template
+from gearbox_db._queries._projection import Projection
 from gearbox_db.records import CategoryTotals, SetupTotals
 from gearbox_db.schema import CLASSIFICATIONS, categories, items, setup_items, setups
 
 __all__ = [
-    "FIGURE_COUNT",
     "SETUP_ID",
     "Grams",
     "Window",
@@ -75,9 +75,6 @@ Window = Callable[[ColumnElement[Any]], ColumnElement[Any]]
 
 #: The bound parameter of the statements about one setup (built once, bound per call).
 SETUP_ID: Final = bindparam("setup_id", type_=BigInteger)
-
-#: Number of columns :func:`figures` returns (the fields of SetupTotals but ``by_category``).
-FIGURE_COUNT: Final = 8
 
 si = setup_items.c
 it = items.c
@@ -172,11 +169,17 @@ def figures(window: Window = _plain) -> list[ColumnElement[Any]]:
     ]
 
 
+#: Rows of :func:`setup_totals`: a category (NULLs in the setup's row), its figures.
+_SETUP_TOTALS_ROW: Final = Projection(
+    category=[categories.c.id, categories.c.name], figures=figures()
+)
+
+
 def _setup_totals() -> Select[Any]:
     category = categories.c
     setup_key = tuple_(setups.c.id)
     return (
-        select(category.id, category.name, *figures())
+        select(*_SETUP_TOTALS_ROW.columns)
         .select_from(entries_join())
         .where(setups.c.id == SETUP_ID)
         .group_by(func.grouping_sets(setup_key, tuple_(setups.c.id, category.id, category.name)))
@@ -200,4 +203,5 @@ def to_totals(rows: Sequence[AnyRow], setup_id: int) -> SetupTotals:
     """Map the rows of :func:`setup_totals` (NotFoundError if there are none)."""
     overall = found(rows[0] if rows else None, "setup", setup_id)
     by_category = tuple(CategoryTotals(*row) for row in rows[1:])
-    return attrs.evolve(SetupTotals(*overall[2:]), by_category=by_category)
+    figures_of = _SETUP_TOTALS_ROW["figures"]
+    return attrs.evolve(SetupTotals(*overall[figures_of]), by_category=by_category)

@@ -6,7 +6,7 @@ is before any statement runs and outside every transaction the library opens.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Delete, Insert, Select, Update, select
 from sqlalchemy import delete as delete_
@@ -15,6 +15,7 @@ from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import AnyRow, found, row_to
+from gearbox_db._queries._projection import Projection
 from gearbox_db.records import User
 from gearbox_db.schema import users
 
@@ -35,6 +36,8 @@ __all__ = [
 u = users.c
 #: The columns of a :class:`User`, in field order (for joins of other repositories).
 USER_COLUMNS = [u.id, u.username, u.created_at]
+#: Rows of :func:`credentials`: the user, then the stored password hash.
+_CREDENTIALS: Final = Projection(user=USER_COLUMNS, password_hash=[u.password_hash])
 
 
 def create(username: str, *, password_hash: str) -> Insert:
@@ -60,14 +63,14 @@ def to_user(row: AnyRow | None, key: object) -> User:
 
 def credentials(username: str) -> Select[Any]:
     """The user named ``username`` and their password hash (last column)."""
-    return get_by_username(username).add_columns(u.password_hash)
+    return get_by_username(username).with_only_columns(*_CREDENTIALS.columns)
 
 
 def to_credentials(row: AnyRow | None) -> tuple[User | None, str | None]:
     """The user and stored hash of a :func:`credentials` row (``None, None`` if none)."""
     if row is None:
         return None, None
-    return User(*row[:-1]), row[-1]
+    return User(*row[_CREDENTIALS["user"]]), row[_CREDENTIALS.at("password_hash")]
 
 
 def rehash(user_id: int, old_hash: str, new_hash: str) -> Update:

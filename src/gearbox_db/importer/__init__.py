@@ -25,13 +25,10 @@ from typing import Final
 
 import attrs
 import psycopg
-from sqlalchemy import Connection, create_engine
-from sqlalchemy.engine import URL
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
-from gearbox_db._url import to_sqlalchemy_url
-from gearbox_db.errors import UnavailableError
+from gearbox_db import _connections
 from gearbox_db.importer._errors import ImportFailedError, SourceError, TargetNotEmptyError
 from gearbox_db.importer._progress import Bar, LogLines, Progress, Silent, for_stream
 from gearbox_db.importer._report import RULES, ImportResult, Problem, TableSummary, write_report
@@ -60,7 +57,8 @@ __all__ = [
 #: ``application_name`` of the importer's connection (visible in ``pg_stat_activity``).
 APPLICATION_NAME: Final = "gearbox-db import-sqlite"
 
-Target = str | URL | Connection
+#: Where to import: a URL, an ``Engine`` or a ``Connection`` (its transaction kept open).
+Target = _connections.Target
 
 
 class _Abandon(Exception):  # noqa: N818 - internal: roll back, then return the result
@@ -83,20 +81,11 @@ def _transaction(target: Target) -> Iterator[Connection]:
         with scope:
             yield target
         return
-    engine = create_engine(
-        to_sqlalchemy_url(target),
-        poolclass=NullPool,
-        connect_args={"application_name": APPLICATION_NAME},
-    )
-    try:
-        try:
-            connection = engine.connect()
-        except SQLAlchemyError as exc:
-            raise UnavailableError(f"cannot connect to the database: {exc}") from exc
-        with connection, connection.begin():
-            yield connection
-    finally:
-        engine.dispose()
+    with (
+        _connections.connected(target, application_name=APPLICATION_NAME) as connection,
+        connection.begin(),
+    ):
+        yield connection
 
 
 @attrs.frozen

@@ -27,8 +27,10 @@ from typing import Final
 
 import attrs
 
+from gearbox_db._queries import _validate as v
 from gearbox_db.importer import _convert as cv
 from gearbox_db.schema import CANDIDATE_STATUSES, CLASSIFICATIONS, THREAD_STATUSES
+from gearbox_db.shapes import Check, GearDetails, checks_of
 
 __all__ = ["TABLES", "Column", "Kind", "Table", "by_name"]
 
@@ -199,16 +201,21 @@ def _user() -> Column:
     return Column("user_id", REF, ref="users")
 
 
+#: The importer's kind of each check of :class:`~gearbox_db.shapes.GearDetails`.
+_KIND_OF_CHECK: Final[Mapping[Check, Kind]] = {
+    v.weight: WEIGHT,
+    v.price: PRICE,
+    v.optional_text: TEXT_NULL,
+}
+
+
 def _gear() -> tuple[Column, ...]:
+    """The columns of every piece of gear: its name, category and details."""
+    details = checks_of(GearDetails).items()
     return (
         Column("name", TEXT),
-        Column("weight_grams", WEIGHT),
-        Column("price_cents", PRICE),
         _category(),
-        Column("notes", TEXT_NULL),
-        Column("product_url", TEXT_NULL),
-        Column("image_filename", TEXT_NULL),
-        Column("image_source_url", TEXT_NULL),
+        *(Column(name, _KIND_OF_CHECK[check]) for name, check in details),
     )
 
 

@@ -2,10 +2,8 @@
 
 The main CLI (:mod:`gearbox_db.cli`) resolves the database URL
 (``--database-url``, ``DATABASE_URL``, else the embedded server) and calls
-:func:`run` with it. :func:`register` adds the subcommand to any
-``argparse`` subparsers; :data:`SUMMARY`, :data:`DESCRIPTION`,
-:data:`EXAMPLES`, :func:`add_arguments` and :func:`run` are the pieces of a
-``gearbox_db.cli.Subcommand``.
+:func:`run` with it (:data:`COMMAND` declares the subcommand). Failures
+raise; the main CLI prints them (one ``gearbox-db: error: ...`` line).
 
 Exit codes: 0 imported (or, for a dry run, importable), 1 problems found and
 nothing written, or a failure (one ``gearbox-db: error: ...`` line), 2 usage.
@@ -17,30 +15,14 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
-from gearbox_db._redact import one_line, redact, secrets_of
-from gearbox_db.errors import GearboxDBError
+from gearbox_db._cli_common import Subcommand
+from gearbox_db.errors import ConfigurationError
 from gearbox_db.importer import Bar, ImportResult, for_stream, import_sqlite, write_report
 
-__all__ = ["DESCRIPTION", "EXAMPLES", "NAME", "SUMMARY", "add_arguments", "register", "run"]
+__all__ = ["COMMAND", "add_arguments", "run"]
 
-NAME: Final = "import-sqlite"
-SUMMARY: Final = "import a legacy GearBox SQLite file (all or nothing)"
-DESCRIPTION: Final = (
-    "Import the legacy GearBox SQLite file PATH into the database, in one transaction. "
-    "The file is opened read-only and never modified. Every row is validated first and "
-    "every problem is listed; any problem means nothing is written (exit 1) unless "
-    "--repair applies the documented repairs. An empty database is first brought to the "
-    "schema head; one that already holds GearBox data is refused unless --replace. "
-    "--dry-run validates the file alone and needs no database."
-)
-EXAMPLES: Final = (
-    "gearbox-db import-sqlite examples/gearbox-sample.db\n"
-    "  gearbox-db import-sqlite ~/gearbox.db --dry-run --report problems.json\n"
-    "  gearbox-db import-sqlite ~/gearbox.db --repair --replace --database-url "
-    "postgresql://app@db/gearbox"
-)
 #: Problems printed on the terminal; the rest are counted (all go to --report).
 _SHOWN: Final = 50
 _EXIT_OK: Final = 0
@@ -60,25 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report", metavar="FILE", type=Path, help="write the problems to FILE as JSON"
     )
-
-
-def register(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``import-sqlite`` to ``subparsers`` (of ``ArgumentParser.add_subparsers``)."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        NAME,
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=f"examples:\n  {EXAMPLES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_arguments(parser)
-    parser.set_defaults(handler=run)
-    return parser
-
-
-def _one_line(message: str, url: str) -> str:
-    """``message`` on one line, without the password of ``url``."""
-    return one_line(redact(message, secrets_of(url)))
 
 
 def _report_problem(report: Path | None) -> str | None:
@@ -125,8 +88,7 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
     out = out or sys.stdout
     unwritable = _report_problem(args.report)
     if unwritable is not None:
-        print(f"gearbox-db: error: {unwritable}; nothing was imported", file=sys.stderr)
-        return _EXIT_FAILED
+        raise ConfigurationError(f"{unwritable}; nothing was imported")
     progress = for_stream(sys.stderr)
     try:
         result = import_sqlite(
@@ -137,9 +99,6 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
             dry_run=args.dry_run,
             progress=progress,
         )
-    except GearboxDBError as exc:
-        print(f"gearbox-db: error: {_one_line(str(exc), url)}", file=sys.stderr)
-        return _EXIT_FAILED
     finally:
         if isinstance(progress, Bar):
             progress.close()
@@ -149,3 +108,26 @@ def run(args: argparse.Namespace, url: str, *, out: TextIO | None = None) -> int
     print("\n".join(result.summary_lines()), file=out)
     print(_verdict(result), file=out)
     return _EXIT_OK if result.ok else _EXIT_FAILED
+
+
+#: The ``import-sqlite`` subcommand.
+COMMAND: Final = Subcommand(
+    name="import-sqlite",
+    summary="import a legacy GearBox SQLite file (all or nothing)",
+    description=(
+        "Import the legacy GearBox SQLite file PATH into the database, in one transaction. "
+        "The file is opened read-only and never modified. Every row is validated first and "
+        "every problem is listed; any problem means nothing is written (exit 1) unless "
+        "--repair applies the documented repairs. An empty database is first brought to the "
+        "schema head; one that already holds GearBox data is refused unless --replace. "
+        "--dry-run validates the file alone and needs no database."
+    ),
+    examples=(
+        "gearbox-db import-sqlite examples/gearbox-sample.db\n"
+        "  gearbox-db import-sqlite ~/gearbox.db --dry-run --report problems.json\n"
+        "  gearbox-db import-sqlite ~/gearbox.db --repair --replace --database-url "
+        "postgresql://app@db/gearbox"
+    ),
+    handler=run,
+    arguments=add_arguments,
+)

@@ -43,10 +43,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db._connections import one_off_async_engine
 from gearbox_db.errors import GearboxDBError, MigrationError
 from gearbox_db.migrations._targets import (
     AsyncTarget,
@@ -187,10 +186,6 @@ async def _arun(
     await asyncio.to_thread(_run, target, action, revision, lock_timeout)
 
 
-def _async_engine(url: str | Any) -> AsyncEngine:
-    return create_async_engine(to_sqlalchemy_url(url), poolclass=NullPool)
-
-
 async def aupgrade(
     target: AsyncTarget,
     revision: str = "head",
@@ -220,7 +215,7 @@ async def acurrent(target: AsyncTarget) -> tuple[str, ...]:
     """:func:`current` for async services (the targets of :func:`aupgrade`)."""
     if isinstance(target, AsyncConnection):
         return await target.run_sync(_current_on)
-    engine = target if isinstance(target, AsyncEngine) else _async_engine(target)
+    engine = target if isinstance(target, AsyncEngine) else one_off_async_engine(target)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_current_on)

@@ -7,30 +7,14 @@ from contextlib import contextmanager
 
 import alembic.context
 import alembic.op
-from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import URL
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gearbox_db._url import to_sqlalchemy_url
-from gearbox_db.errors import ConfigurationError, UnavailableError, translate
+from gearbox_db._connections import AsyncTarget, Target, connected
+from gearbox_db.errors import ConfigurationError, translate
 
 __all__ = ["AsyncTarget", "Target", "connection_for", "preserved_alembic_proxies"]
-
-#: What the synchronous functions take.
-Target = str | URL | Engine | Connection | AsyncEngine
-#: What the ``a``-prefixed coroutines take.
-AsyncTarget = str | URL | AsyncEngine | AsyncConnection
-
-
-def _engine_for(target: str | URL | Engine | AsyncEngine) -> Engine:
-    if isinstance(target, Engine):
-        return target
-    if isinstance(target, AsyncEngine):
-        # Same URL (password included), a synchronous engine of our own.
-        return create_engine(to_sqlalchemy_url(target.url), poolclass=NullPool)
-    return create_engine(to_sqlalchemy_url(target), poolclass=NullPool)
 
 
 @contextmanager
@@ -44,21 +28,12 @@ def connection_for(target: Target | AsyncConnection) -> Iterator[Connection]:
     if isinstance(target, Connection):
         yield target
         return
-    engine = _engine_for(target)
-    try:
+    with connected(target) as connection:
         try:
-            connection = engine.connect()
+            yield connection
+            connection.commit()
         except SQLAlchemyError as exc:
-            raise UnavailableError(f"cannot connect to the database: {exc}") from exc
-        with connection:
-            try:
-                yield connection
-                connection.commit()
-            except SQLAlchemyError as exc:
-                raise translate(exc) from exc
-    finally:
-        if engine is not target:
-            engine.dispose()
+            raise translate(exc) from exc
 
 
 @contextmanager

@@ -21,11 +21,10 @@ from contextlib import suppress
 from typing import Any
 
 from alembic import context
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
-from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db._connections import connected
 from gearbox_db.errors import MigrationError
 from gearbox_db.migrations import (
     CONCURRENT_ATTRIBUTE,
@@ -185,13 +184,9 @@ def _main() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     assert url, "gearbox_db migrations need a connection or sqlalchemy.url"
-    engine = create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            _run_online(connection)
-            connection.commit()
-    finally:
-        engine.dispose()
+    with connected(url) as connection:
+        _run_online(connection)
+        connection.commit()
 
 
 _main()

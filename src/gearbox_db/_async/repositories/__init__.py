@@ -1,1 +1,2 @@
-"""Async repositories: the source from which the sync ones are generated."""
+"""The repositories (``_async.repositories`` is the source; ``_sync.repositories``
+is generated from it)."""

@@ -1,4 +1,4 @@
-"""The API keys repository (async source of the generated sync one)."""
+"""The API keys repository."""
 
 from __future__ import annotations
 

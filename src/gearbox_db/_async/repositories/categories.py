@@ -1,4 +1,4 @@
-"""The categories repository (async source of the generated sync one)."""
+"""The categories repository."""
 
 from __future__ import annotations
 

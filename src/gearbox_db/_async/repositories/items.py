@@ -1,12 +1,14 @@
-"""The items repository (async source of the generated sync one)."""
+"""The items repository."""
 
 from __future__ import annotations
+
+from typing import Unpack
 
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import item_pages as pages
 from gearbox_db._queries import items as q
-from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db.records import CollectionTotals, Item, ItemPage, ItemSort
+from gearbox_db.shapes import ItemChanges, NewItem
 
 
 class AsyncItemRepository:
@@ -20,34 +22,12 @@ class AsyncItemRepository:
     def __init__(self, executor: AsyncExecutor) -> None:
         self._x = executor
 
-    async def create(
-        self,
-        *,
-        name: str,
-        category_id: int,
-        weight_grams: float | None = None,
-        price_cents: int | None = None,
-        quantity: int = 1,
-        notes: str | None = None,
-        product_url: str | None = None,
-        image_filename: str | None = None,
-        image_source_url: str | None = None,
-    ) -> Item:
-        """A new item (InvalidReferenceError if the category does not exist;
-        ValidationError for a blank name, a negative or non-finite weight, a
-        negative price, a quantity below 1, or a NUL character in any text)."""
-        statement = q.create(
-            name=name,
-            category_id=category_id,
-            weight_grams=weight_grams,
-            price_cents=price_cents,
-            quantity=quantity,
-            notes=notes,
-            product_url=product_url,
-            image_filename=image_filename,
-            image_source_url=image_source_url,
-        )
-        return q.to_item(await self._x.first(statement), name)
+    async def create(self, **fields: Unpack[NewItem]) -> Item:
+        """A new item: ``name`` and ``category_id``, and any of the optional fields
+        of :class:`~gearbox_db.shapes.NewItem` (InvalidReferenceError if the category
+        does not exist; ValidationError for a blank name, a negative or non-finite
+        weight, a negative price, a quantity below 1, or a NUL character in any text)."""
+        return q.to_item(await self._x.first(q.create(**fields)), fields["name"])
 
     async def get(self, item_id: int) -> Item:
         """The item with this id (NotFoundError if none)."""
@@ -87,37 +67,13 @@ class AsyncItemRepository:
         )
         return pages.to_page(await self._x.all(pages.page(request)), request)
 
-    async def update(
-        self,
-        item_id: int,
-        *,
-        name: str | Unset = UNSET,
-        category_id: int | Unset = UNSET,
-        weight_grams: float | Unset | None = UNSET,
-        price_cents: int | Unset | None = UNSET,
-        quantity: int | Unset = UNSET,
-        notes: str | Unset | None = UNSET,
-        product_url: str | Unset | None = UNSET,
-        image_filename: str | Unset | None = UNSET,
-        image_source_url: str | Unset | None = UNSET,
-    ) -> Item:
-        """Change the given fields and leave the others as they are; ``None``
-        clears an optional field. ``updated_at`` moves forward. NotFoundError if
-        the item does not exist, InvalidReferenceError for an unknown category,
-        ValidationError as for :meth:`create` or when no field is given."""
-        statement = q.update(
-            item_id,
-            name=name,
-            category_id=category_id,
-            weight_grams=weight_grams,
-            price_cents=price_cents,
-            quantity=quantity,
-            notes=notes,
-            product_url=product_url,
-            image_filename=image_filename,
-            image_source_url=image_source_url,
-        )
-        return q.to_item(await self._x.first(statement), item_id)
+    async def update(self, item_id: int, **fields: Unpack[ItemChanges]) -> Item:
+        """Change the given fields (:class:`~gearbox_db.shapes.ItemChanges`) and leave
+        the others as they are; ``None`` clears an optional field. ``updated_at``
+        moves forward. NotFoundError if the item does not exist, InvalidReferenceError
+        for an unknown category, ValidationError as for :meth:`create` or when no
+        field is given."""
+        return q.to_item(await self._x.first(q.update(item_id, **fields)), item_id)
 
     async def delete(self, item_id: int) -> None:
         """Delete an item (and its entries in setups); NotFoundError if it does not exist."""

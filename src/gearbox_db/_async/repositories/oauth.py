@@ -1,4 +1,4 @@
-"""The oauth repository (async source of the generated sync one)."""
+"""The oauth repository."""
 
 from __future__ import annotations
 

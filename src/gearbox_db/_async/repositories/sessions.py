@@ -1,4 +1,4 @@
-"""The sessions repository (async source of the generated sync one)."""
+"""The sessions repository."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The settings repository (async source of the generated sync one)."""
+"""The settings repository."""
 
 from __future__ import annotations
 

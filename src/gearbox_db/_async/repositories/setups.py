@@ -1,4 +1,4 @@
-"""The setups repository (async source of the generated sync one)."""
+"""The setups repository."""
 
 from __future__ import annotations
 

@@ -1,21 +1,22 @@
-"""The threads repository (async source of the generated sync one)."""
+"""The threads repository."""
 
 from __future__ import annotations
+
+from typing import Unpack
 
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import candidates as c
 from gearbox_db._queries import summary_pages as pages
 from gearbox_db._queries import threads as q
-from gearbox_db._queries._common import UNSET, Unset
 from gearbox_db.records import (
     Candidate,
-    CandidateStatus,
     Resolution,
     Thread,
     ThreadDetail,
     ThreadPage,
     ThreadStatus,
 )
+from gearbox_db.shapes import CandidateChanges, NewCandidate, NewThread, ThreadChanges
 
 
 class AsyncThreadRepository:
@@ -29,10 +30,11 @@ class AsyncThreadRepository:
     def __init__(self, executor: AsyncExecutor) -> None:
         self._x = executor
 
-    async def create(self, *, name: str, category_id: int) -> Thread:
-        """A new active thread (InvalidReferenceError for an unknown category)."""
-        row = await self._x.first(q.create(name, category_id))
-        return q.to_thread(row, name)
+    async def create(self, **fields: Unpack[NewThread]) -> Thread:
+        """A new active thread: ``name`` and ``category_id`` (InvalidReferenceError
+        for an unknown category)."""
+        row = await self._x.first(q.create(**fields))
+        return q.to_thread(row, fields["name"])
 
     async def get(self, thread_id: int) -> ThreadDetail:
         """The thread with its candidates in their order (NotFoundError if none)."""
@@ -56,12 +58,10 @@ class AsyncThreadRepository:
         rows = await self._x.all(pages.threads_page(request))
         return pages.to_thread_page(rows, request)
 
-    async def update(
-        self, thread_id: int, *, name: str | Unset = UNSET, category_id: int | Unset = UNSET
-    ) -> Thread:
+    async def update(self, thread_id: int, **fields: Unpack[ThreadChanges]) -> Thread:
         """Rename the thread and/or change its category (NotFoundError if there is
         no such thread, InvalidReferenceError for an unknown category)."""
-        row = await self._x.first(q.update(thread_id, name=name, category_id=category_id))
+        row = await self._x.first(q.update(thread_id, **fields))
         return q.to_thread(row, thread_id)
 
     async def delete(self, thread_id: int) -> None:
@@ -70,60 +70,24 @@ class AsyncThreadRepository:
         count = await self._x.rowcount(q.delete(thread_id))
         q.deleted(count, "thread", thread_id)
 
-    async def add_candidate(
-        self,
-        thread_id: int,
-        *,
-        name: str,
-        category_id: int | None = None,
-        weight_grams: float | None = None,
-        price_cents: int | None = None,
-        notes: str | None = None,
-        product_url: str | None = None,
-        image_filename: str | None = None,
-        image_source_url: str | None = None,
-        status: CandidateStatus = "researching",
-        pros: str | None = None,
-        cons: str | None = None,
-    ) -> Candidate:
-        """A new candidate, placed last in the thread; without ``category_id`` it
-        takes the thread's category. NotFoundError if there is no such thread,
-        InvalidReferenceError for an unknown category, ValidationError for a
-        blank name, a negative or non-finite weight, a negative price, NUL, ..."""
-        statement = c.add(thread_id, {
-            "name": name, "category_id": category_id, "weight_grams": weight_grams,
-            "price_cents": price_cents, "notes": notes, "product_url": product_url,
-            "image_filename": image_filename, "image_source_url": image_source_url,
-            "status": status, "pros": pros, "cons": cons,
-        })  # fmt: skip
+    async def add_candidate(self, thread_id: int, **fields: Unpack[NewCandidate]) -> Candidate:
+        """A new candidate (:class:`~gearbox_db.shapes.NewCandidate`), placed last in
+        the thread; without ``category_id`` it takes the thread's category.
+        NotFoundError if there is no such thread, InvalidReferenceError for an
+        unknown category, ValidationError for a blank name, a negative or
+        non-finite weight, a negative price, NUL, ..."""
+        statement = c.add(thread_id, fields)
         async with self._x.atomic() as x:
             c.locked(await x.scalar(c.lock_thread(thread_id)), "thread", thread_id)
             return c.to_candidate(await x.first(statement, last=True), thread_id)
 
     async def update_candidate(
-        self,
-        candidate_id: int,
-        *,
-        name: str | Unset = UNSET,
-        category_id: int | Unset = UNSET,
-        weight_grams: float | Unset | None = UNSET,
-        price_cents: int | Unset | None = UNSET,
-        notes: str | Unset | None = UNSET,
-        product_url: str | Unset | None = UNSET,
-        image_filename: str | Unset | None = UNSET,
-        image_source_url: str | Unset | None = UNSET,
-        status: CandidateStatus | Unset = UNSET,
-        pros: str | Unset | None = UNSET,
-        cons: str | Unset | None = UNSET,
+        self, candidate_id: int, **fields: Unpack[CandidateChanges]
     ) -> Candidate:
-        """Change some fields of a candidate (fields left :data:`UNSET` stay;
-        ``None`` clears an optional one). Its place is changed by :meth:`move_candidate`."""
-        statement = c.update(
-            candidate_id, name=name, category_id=category_id, weight_grams=weight_grams,
-            price_cents=price_cents, notes=notes, product_url=product_url,
-            image_filename=image_filename, image_source_url=image_source_url,
-            status=status, pros=pros, cons=cons,
-        )  # fmt: skip
+        """Change some fields of a candidate (:class:`~gearbox_db.shapes.CandidateChanges`;
+        fields left out stay, ``None`` clears an optional one). Its place is changed
+        by :meth:`move_candidate`."""
+        statement = c.update(candidate_id, **fields)
         return c.to_candidate(await self._x.first(statement), candidate_id)
 
     async def delete_candidate(self, candidate_id: int) -> None:

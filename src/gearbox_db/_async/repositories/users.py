@@ -1,4 +1,4 @@
-"""The users repository (async source of the generated sync one)."""
+"""The users repository."""
 
 from __future__ import annotations
 
