@@ -103,7 +103,7 @@ class AsyncTransaction(_AsyncRepositories):
         self._link = link
         self._clock = clock
         self._state = TransactionState()
-        self._executor = AsyncExecutor(async_fixed_scope(link), self._state)
+        self._executor = AsyncExecutor(async_fixed_scope(link), self._state, inner=True)
         self._savepoints = 0
 
     async def _command(self, sql: str) -> None:

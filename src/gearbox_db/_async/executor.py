@@ -124,6 +124,8 @@ class AsyncExecutor:
 
     _scope: AsyncScope
     _state: TransactionState | None = None
+    #: Runs inside a block (atomic or a transaction): a batch ends it only if ``last``.
+    _inner: bool = False
 
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)
@@ -160,13 +162,15 @@ class AsyncExecutor:
             async with self._scope(False) as link:
                 return (await aexecute(link, statement, last=last)).rowcount
 
-    async def batch(self, *statements: Statement) -> list[Outcome]:
+    async def batch(self, *statements: Statement, last: bool = False) -> list[Outcome]:
         """Statements none of which needs another's result, in one transaction and
-        one pipelined flight (with its BEGIN and, outside a transaction, its COMMIT)."""
+        one pipelined flight: with its BEGIN and COMMIT when the batch is the whole
+        operation; in an :meth:`atomic` block, with the COMMIT when ``last``."""
         bounds = [_bound(statement) for statement in statements]
         with self._translated():
             async with self._scope(True) as link:
-                cursors = await _guarded(link, bounds, commit=link.may_commit)
+                commit = link.may_commit and (last or not self._inner)
+                cursors = await _guarded(link, bounds, commit=commit)
                 return [
                     Outcome(await c.fetchall() if c.description else (), c.rowcount)
                     for c in cursors
@@ -177,7 +181,7 @@ class AsyncExecutor:
         """Several statements in one transaction (the transaction's own, if already in one)."""
         with self._translated():
             async with self._scope(True) as link:
-                yield AsyncExecutor(async_fixed_scope(link, owned=True), self._state)
+                yield AsyncExecutor(async_fixed_scope(link, owned=True), self._state, inner=True)
 
 
 def async_fixed_scope(link: AsyncLink, *, owned: bool = False) -> AsyncScope:

@@ -102,7 +102,7 @@ class Transaction(_Repositories):
         self._link = link
         self._clock = clock
         self._state = TransactionState()
-        self._executor = Executor(fixed_scope(link), self._state)
+        self._executor = Executor(fixed_scope(link), self._state, inner=True)
         self._savepoints = 0
 
     def _command(self, sql: str) -> None:

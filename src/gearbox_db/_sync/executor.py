@@ -120,6 +120,8 @@ class Executor:
 
     _scope: Scope
     _state: TransactionState | None = None
+    #: Runs inside a block (atomic or a transaction): a batch ends it only if ``last``.
+    _inner: bool = False
 
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)
@@ -155,19 +157,21 @@ class Executor:
         with self._translated(), self._scope(False) as link:
             return (execute(link, statement, last=last)).rowcount
 
-    def batch(self, *statements: Statement) -> list[Outcome]:
+    def batch(self, *statements: Statement, last: bool = False) -> list[Outcome]:
         """Statements none of which needs another's result, in one transaction and
-        one pipelined flight (with its BEGIN and, outside a transaction, its COMMIT)."""
+        one pipelined flight: with its BEGIN and COMMIT when the batch is the whole
+        operation; in an :meth:`atomic` block, with the COMMIT when ``last``."""
         bounds = [_bound(statement) for statement in statements]
         with self._translated(), self._scope(True) as link:
-            cursors = _guarded(link, bounds, commit=link.may_commit)
+            commit = link.may_commit and (last or not self._inner)
+            cursors = _guarded(link, bounds, commit=commit)
             return [Outcome(c.fetchall() if c.description else (), c.rowcount) for c in cursors]
 
     @contextmanager
     def atomic(self) -> Iterator[Executor]:
         """Several statements in one transaction (the transaction's own, if already in one)."""
         with self._translated(), self._scope(True) as link:
-            yield Executor(fixed_scope(link, owned=True), self._state)
+            yield Executor(fixed_scope(link, owned=True), self._state, inner=True)
 
 
 def fixed_scope(link: Link, *, owned: bool = False) -> Scope:

@@ -129,7 +129,6 @@ class AsyncSetupRepository:
         insert = q.insert_entries(setup_id, item_ids, classifications)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.touch(setup_id)), setup_id)
-            await x.rowcount(q.clear(setup_id))
-            if item_ids:
-                await x.rowcount(insert)
-            return q.to_detail(await x.all(q.detail(setup_id), last=True), setup_id)
+            writes = [q.clear(setup_id), *([insert] if item_ids else [])]
+            *_, detail = await x.batch(*writes, q.detail(setup_id), last=True)
+            return q.to_detail(detail.rows, setup_id)

@@ -131,7 +131,6 @@ class SetupRepository:
         insert = q.insert_entries(setup_id, item_ids, classifications)
         with self._x.atomic() as x:
             q.to_setup_id(x.scalar(q.touch(setup_id)), setup_id)
-            x.rowcount(q.clear(setup_id))
-            if item_ids:
-                x.rowcount(insert)
-            return q.to_detail(x.all(q.detail(setup_id), last=True), setup_id)
+            writes = [q.clear(setup_id), *([insert] if item_ids else [])]
+            *_, detail = x.batch(*writes, q.detail(setup_id), last=True)
+            return q.to_detail(detail.rows, setup_id)
