@@ -1,8 +1,9 @@
-"""One-off connections (migrations, their env.py, the importer): one helper, UTC sessions."""
+"""One-off connections (migrations, their env.py, the importer): one helper, UTC reads."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,29 +12,38 @@ from gearbox_db._connections import connected, one_off_async_engine
 from gearbox_db.errors import UnavailableError
 
 
-def test_a_one_off_connection_runs_in_utc(gearbox_database_url: str) -> None:
-    # The URL asks for another time zone (and a search_path, which is kept).
+def test_a_one_off_connection_reads_utc_and_sends_no_session_setting(
+    gearbox_database_url: str,
+) -> None:
+    """The URL's session asks for Tokyo time: timestamps still read in UTC, and the
+    URL's own options are kept (the library adds none: poolers refuse or drop them)."""
     options = "options=-c%20TimeZone%3DAsia/Tokyo%20-c%20search_path%3Dpublic"
     url = f"{gearbox_database_url}{'&' if '?' in gearbox_database_url else '?'}{options}"
     with connected(url, application_name="one-off test") as connection:
-        settings = connection.execute(
-            text("SELECT current_setting('TimeZone'), current_setting('application_name')")
+        zone, name, moment = connection.execute(
+            text("SELECT current_setting('TimeZone'), current_setting('application_name'), now()")
         ).one()
         path = connection.execute(text("SHOW search_path")).scalar_one()
-    assert tuple(settings) == ("UTC", "one-off test")
-    assert path == "public"  # the URL's own options are kept
+    assert (zone, name) == ("Asia/Tokyo", "one-off test")
+    assert moment.utcoffset() == timedelta(0)
+    assert path == "public"
 
 
-def test_a_one_off_async_engine_runs_in_utc(gearbox_database_url: str) -> None:
-    async def zone() -> str:
-        engine = one_off_async_engine(gearbox_database_url)
+def test_a_one_off_async_engine_reads_utc(gearbox_database_url: str) -> None:
+    url = f"{gearbox_database_url}{'&' if '?' in gearbox_database_url else '?'}"
+    url += "options=-c%20TimeZone%3DAsia/Tokyo"
+
+    async def now() -> datetime:
+        engine = one_off_async_engine(url)
         try:
             async with engine.connect() as connection:
-                return str((await connection.execute(text("SHOW TimeZone"))).scalar_one())
+                value = (await connection.execute(text("SELECT now()"))).scalar_one()
+                assert isinstance(value, datetime)
+                return value
         finally:
             await engine.dispose()
 
-    assert asyncio.run(zone()) == "UTC"
+    assert asyncio.run(now()).utcoffset() == timedelta(0)
 
 
 def test_a_callers_engine_and_connection_are_used_as_they_are(gearbox_database_url: str) -> None:

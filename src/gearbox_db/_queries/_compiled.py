@@ -95,7 +95,7 @@ class Template:
     values without building or compiling anything again.
     """
 
-    __slots__ = ("_build", "_compiled", "_defaults", "_names", "_sql")
+    __slots__ = ("_build", "_compiled", "_defaults", "_names", "_sql", "_statement")
 
     def __init__(self, build: Callable[[], Executable]) -> None:
         self._build = build
@@ -103,9 +103,17 @@ class Template:
         self._compiled: Compiled | None = None
         self._defaults: dict[str, Any] = {}
         self._names: frozenset[str] = frozenset()
+        self._statement: Executable | None = None
+
+    @property
+    def statement(self) -> Executable:
+        """The SQLAlchemy statement (built once): for tests and tools that inspect it."""
+        if self._statement is None:
+            self._statement = self._build()
+        return self._statement
 
     def _compile(self) -> str:
-        compiled = compile_once(self._build())
+        compiled = compile_once(self.statement)
         self._defaults = dict(compiled.params)
         self._names = frozenset(self._defaults)
         if getattr(compiled, "_bind_processors", None):
