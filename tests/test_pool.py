@@ -63,7 +63,8 @@ def test_a_closed_database_says_so(gearbox_database_url: str) -> None:
 
 
 def test_url_options_are_kept(gearbox_database_url: str) -> None:
-    url = f"{gearbox_database_url}&options=-c%20search_path%3Delsewhere,public"
+    joiner = "&" if "?" in gearbox_database_url else "?"
+    url = f"{gearbox_database_url}{joiner}options=-c%20search_path%3Delsewhere,public"
     with Database.connect(url) as db:
         assert db.pool is not None
         with db.pool.connection() as connection:
