@@ -14,6 +14,8 @@ from gearbox_db import AsyncDatabase
 from gearbox_db.records import Item
 from tests.concurrency import agather
 
+from ._connect import connect
+
 WRITERS = 6
 ROUNDS = 8
 #: Decimal weights (not dyadic: a double sum would drift), a heavy one and none.
@@ -55,7 +57,7 @@ def _figures(items: list[Item]) -> tuple[int, float, int]:
 
 
 async def test_concurrent_writers_keep_the_totals_exact(gearbox_database_url: str) -> None:
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         a = (await db.categories.create(name="Shelter")).id
         b = (await db.categories.create(name="Kitchen")).id
         barrier = asyncio.Barrier(WRITERS)
@@ -85,7 +87,7 @@ async def _move(db: AsyncDatabase, barrier: asyncio.Barrier, item_id: int, to: i
 async def test_opposite_moves_wait_instead_of_deadlocking(gearbox_database_url: str) -> None:
     """Each move changes the totals rows of both categories, one task a -> b, the
     other b -> a, at once: ordered locks make the second wait, never deadlock."""
-    async with AsyncDatabase.connect(gearbox_database_url) as db:
+    async with connect(gearbox_database_url) as db:
         a = (await db.categories.create(name="Left")).id
         b = (await db.categories.create(name="Right")).id
         pairs = [

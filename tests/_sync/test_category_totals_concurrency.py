@@ -16,6 +16,8 @@ from gearbox_db import Database
 from gearbox_db.records import Item
 from tests.concurrency import gather
 
+from ._connect import connect
+
 WRITERS = 6
 ROUNDS = 8
 #: Decimal weights (not dyadic: a double sum would drift), a heavy one and none.
@@ -57,7 +59,7 @@ def _figures(items: list[Item]) -> tuple[int, float, int]:
 
 
 def test_concurrent_writers_keep_the_totals_exact(gearbox_database_url: str) -> None:
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         a = (db.categories.create(name="Shelter")).id
         b = (db.categories.create(name="Kitchen")).id
         barrier = threading.Barrier(WRITERS)
@@ -87,7 +89,7 @@ def _move(db: Database, barrier: threading.Barrier, item_id: int, to: int) -> It
 def test_opposite_moves_wait_instead_of_deadlocking(gearbox_database_url: str) -> None:
     """Each move changes the totals rows of both categories, one task a -> b, the
     other b -> a, at once: ordered locks make the second wait, never deadlock."""
-    with Database.connect(gearbox_database_url) as db:
+    with connect(gearbox_database_url) as db:
         a = (db.categories.create(name="Left")).id
         b = (db.categories.create(name="Right")).id
         pairs = [
