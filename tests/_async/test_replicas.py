@@ -22,11 +22,7 @@ from gearbox_db import AsyncDatabase
 from gearbox_db._replicas import ReplicaHealth, ReplicaPolicy
 from gearbox_db.errors import NotFoundError, ValidationError
 from gearbox_db.testing._replica import Standby
-from tests.replica import (  # the fixtures, used by name
-    _gearbox_standby_session,  # noqa: F401
-    gearbox_standby,  # noqa: F401
-    pgbouncer_for,
-)
+from tests.replica import pgbouncer_for
 
 from ._connect import THROUGH_POOLER, connect
 
