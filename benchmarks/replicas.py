@@ -127,7 +127,8 @@ async def checked_get(db: AsyncDatabase, item_id: int) -> object:
     """``items.get`` through the read-your-writes check: the object's position is
     made newer than the replica's known one (a real position, already replayed)."""
     router = db._router
-    assert router is not None and router.written is not None
+    assert router is not None
+    assert router.written is not None
     router.health.replayed(0, Lsn(router.written.value - 1))  # one byte short of it
     return await db.items.get(item_id)
 
