@@ -14,8 +14,11 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import func, select
 
 from gearbox_db import AsyncDatabase
@@ -116,20 +119,53 @@ async def test_read_your_writes_with_replay_paused(
     assert await served_by_standby(routed)
 
 
-async def test_a_write_in_a_transaction_or_a_batch_is_read_back(
+async def _read_back_after(db: AsyncDatabase, standby: Standby, write: Any) -> None:
+    """Replay paused: ``write`` moves the read position, and reads go to the primary."""
+    standby.resume_replay()
+    standby.wait_for_replay()
+    assert await served_by_standby(db)
+    standby.pause_replay()
+    before = db.read_position()
+    await write()
+    assert db.read_position() > before
+    assert not await served_by_standby(db)
+
+
+async def test_every_kind_of_write_moves_the_read_position(
     routed: AsyncDatabase, gearbox_standby: Standby
 ) -> None:
-    gearbox_standby.pause_replay()
-    async with routed.transaction() as tx:
-        category = await tx.categories.create(name=_name())
-    assert (await routed.categories.get(category.id)).name == category.name
-    gearbox_standby.resume_replay()
-    gearbox_standby.wait_for_replay()
-    assert await served_by_standby(routed)
-    gearbox_standby.pause_replay()
-    await routed.settings.set("theme", "dark")  # one statement, committed with its position
-    assert await routed.settings.get("theme") == "dark"
-    assert not await served_by_standby(routed)
+    async def in_transaction() -> None:
+        async with routed.transaction() as tx:
+            category = await tx.categories.create(name=_name())
+        assert (await routed.categories.get(category.id)).name == category.name
+
+    async def atomic() -> None:  # categories.delete: an atomic block of two statements
+        category = await routed.categories.create(name=_name())
+        await routed.categories.delete(category.id)
+
+    async def batch() -> None:  # oauth.revoke_client: statements in one pipelined flight
+        await routed.oauth.revoke_client("client-1")
+
+    async def one_statement() -> None:
+        await routed.settings.set("theme", "dark")
+        assert await routed.settings.get("theme") == "dark"
+
+    await routed.oauth.register_client("client-1", redirect_uris=["https://a.example/cb"])
+    for write in (in_transaction, atomic, batch, one_statement):
+        await _read_back_after(routed, gearbox_standby, write)
+
+
+async def test_the_tracked_position_covers_the_commit(
+    routed: AsyncDatabase, gearbox_database_url: str, gearbox_standby: Standby
+) -> None:
+    assert routed._router is not None
+    for _ in range(20):
+        category = await routed.categories.create(name=_name())
+        position = routed._router.written
+        gearbox_standby.wait_for_replay(str(position))  # that far, maybe no further
+        with psycopg.connect(gearbox_standby.url_of(gearbox_database_url)) as conn:
+            row = conn.execute("SELECT name FROM categories WHERE id = %s", (category.id,))
+            assert row.fetchone() == (category.name,)
 
 
 async def test_a_stopped_standby_sends_reads_to_the_primary(
@@ -186,7 +222,7 @@ async def test_replicas_behind_pgbouncer(
     gearbox_database_url: str, gearbox_standby: Standby
 ) -> None:
     gearbox_standby.wait_for_replay()
-    dbname = gearbox_standby.url_of(gearbox_database_url).rsplit("/", 1)[1].split("?")[0]
+    dbname = str(conninfo_to_dict(gearbox_database_url)["dbname"])
     with pgbouncer_for(gearbox_standby, dbname) as replica:
         async with AsyncDatabase.connect(
             gearbox_database_url, replicas=[replica], prepared_statements=False

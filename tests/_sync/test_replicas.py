@@ -15,8 +15,11 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import func, select
 
 from gearbox_db import Database
@@ -115,20 +118,53 @@ def test_read_your_writes_with_replay_paused(
     assert served_by_standby(routed)
 
 
-def test_a_write_in_a_transaction_or_a_batch_is_read_back(
+def _read_back_after(db: Database, standby: Standby, write: Any) -> None:
+    """Replay paused: ``write`` moves the read position, and reads go to the primary."""
+    standby.resume_replay()
+    standby.wait_for_replay()
+    assert served_by_standby(db)
+    standby.pause_replay()
+    before = db.read_position()
+    write()
+    assert db.read_position() > before
+    assert not served_by_standby(db)
+
+
+def test_every_kind_of_write_moves_the_read_position(
     routed: Database, gearbox_standby: Standby
 ) -> None:
-    gearbox_standby.pause_replay()
-    with routed.transaction() as tx:
-        category = tx.categories.create(name=_name())
-    assert (routed.categories.get(category.id)).name == category.name
-    gearbox_standby.resume_replay()
-    gearbox_standby.wait_for_replay()
-    assert served_by_standby(routed)
-    gearbox_standby.pause_replay()
-    routed.settings.set("theme", "dark")  # one statement, committed with its position
-    assert routed.settings.get("theme") == "dark"
-    assert not served_by_standby(routed)
+    def in_transaction() -> None:
+        with routed.transaction() as tx:
+            category = tx.categories.create(name=_name())
+        assert (routed.categories.get(category.id)).name == category.name
+
+    def atomic() -> None:  # categories.delete: an atomic block of two statements
+        category = routed.categories.create(name=_name())
+        routed.categories.delete(category.id)
+
+    def batch() -> None:  # oauth.revoke_client: statements in one pipelined flight
+        routed.oauth.revoke_client("client-1")
+
+    def one_statement() -> None:
+        routed.settings.set("theme", "dark")
+        assert routed.settings.get("theme") == "dark"
+
+    routed.oauth.register_client("client-1", redirect_uris=["https://a.example/cb"])
+    for write in (in_transaction, atomic, batch, one_statement):
+        _read_back_after(routed, gearbox_standby, write)
+
+
+def test_the_tracked_position_covers_the_commit(
+    routed: Database, gearbox_database_url: str, gearbox_standby: Standby
+) -> None:
+    assert routed._router is not None
+    for _ in range(20):
+        category = routed.categories.create(name=_name())
+        position = routed._router.written
+        gearbox_standby.wait_for_replay(str(position))  # that far, maybe no further
+        with psycopg.connect(gearbox_standby.url_of(gearbox_database_url)) as conn:
+            row = conn.execute("SELECT name FROM categories WHERE id = %s", (category.id,))
+            assert row.fetchone() == (category.name,)
 
 
 def test_a_stopped_standby_sends_reads_to_the_primary(
@@ -183,7 +219,7 @@ def test_a_lagging_standby_is_skipped_until_it_catches_up(
 
 def test_replicas_behind_pgbouncer(gearbox_database_url: str, gearbox_standby: Standby) -> None:
     gearbox_standby.wait_for_replay()
-    dbname = gearbox_standby.url_of(gearbox_database_url).rsplit("/", 1)[1].split("?")[0]
+    dbname = str(conninfo_to_dict(gearbox_database_url)["dbname"])
     with (
         pgbouncer_for(gearbox_standby, dbname) as replica,
         Database.connect(gearbox_database_url, replicas=[replica], prepared_statements=False) as db,
