@@ -35,7 +35,7 @@ from gearbox_db._async.repositories.settings import AsyncSettingRepository
 from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
-from gearbox_db._async.routing import AsyncReadExecutor, AsyncRouter, later
+from gearbox_db._async.routing import AsyncReadExecutor, AsyncRouter
 from gearbox_db._async.scopes import AsyncPoolScope, async_engine_scope, async_nested_scope
 from gearbox_db._connect import ConnectSettings, connect_settings
 from gearbox_db._logs import protect_logs
@@ -47,6 +47,7 @@ from gearbox_db._replicas import (
     ReplicaPolicy,
     decode_token,
     encode_token,
+    later,
 )
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db.errors import ConfigurationError, InvalidStateError

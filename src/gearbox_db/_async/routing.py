@@ -41,22 +41,15 @@ from gearbox_db._async.executor import (
 from gearbox_db._async.scopes import AsyncPoolScope
 from gearbox_db._queries import replicas as q
 from gearbox_db._queries._compiled import Bound, Statement, bind
-from gearbox_db._replicas import Lsn, ReplicaHealth, ReplicaPolicy
+from gearbox_db._replicas import Lsn, ReplicaHealth, ReplicaPolicy, later
 from gearbox_db.errors import UnavailableError
 
-__all__ = ["AsyncReadExecutor", "AsyncRouter", "later"]
+__all__ = ["AsyncReadExecutor", "AsyncRouter"]
 
 _POSITION: Final[Bound] = bind(q.PRIMARY_POSITION)
 _STATUS: Final[Bound] = bind(q.REPLICA_STATUS)
 #: What says a replica is down (skipped for a backoff), not merely that it failed a read.
 _DOWN: Final = (psycopg.OperationalError, UnavailableError)
-
-
-def later(a: Lsn | None, b: Lsn | None) -> Lsn | None:
-    """The later of two positions (``None``: no position)."""
-    if a is None:
-        return b
-    return a if b is None or a >= b else b
 
 
 class AsyncRouter:

@@ -24,7 +24,6 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from gearbox_db import _timestamps
-from gearbox_db._async.routing import later
 from gearbox_db._connect import ConnectSettings, connect_settings
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
@@ -35,6 +34,7 @@ from gearbox_db._replicas import (
     ReplicaPolicy,
     decode_token,
     encode_token,
+    later,
 )
 from gearbox_db._sync.executor import Executor, Link, Scope, execute, fixed_scope
 from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
