@@ -10,9 +10,11 @@ On a throwaway embedded PostgreSQL (tmpfs) and a standby of it made with
    process): the primary alone, then ``connect(url, replicas=[standby])``.
    With the replica every write moves the object's read position, so reads
    right after a write go through the read-your-writes check (or to the
-   primary). Prints operations per second, this process's CPU seconds per
-   wall second, and the machine's CPU use over the run (both cores: how
-   CPU-bound the run is, client and servers sharing them).
+   primary); a third run writes through another object (reads with no
+   position: what the replica can take at most). Prints operations per
+   second, this process's CPU seconds per wall second, the machine's CPU use
+   over the run (both cores: how CPU-bound the run is, client and servers
+   sharing them) and the share of the transactions the replica ran.
 2. One task, sequential calls (median / p90): ``items.get`` on a database
    without replicas (the hot path), on the replica, and on the replica with
    the read-your-writes check (``pg_last_wal_replay_lsn()`` pipelined with
@@ -35,10 +37,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Final
 
+import psycopg
 from _common import machine, median_ms, p90_ms, table
 
 from gearbox_db import AsyncDatabase
-from gearbox_db._replicas import Lsn
+from gearbox_db._replicas import Lsn, encode_token
 from gearbox_db.testing._replica import standby_of
 from gearbox_db.testing._server import stop_throwaway, throwaway_server
 
@@ -102,13 +105,37 @@ def busy_cpu() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-async def throughput(db: AsyncDatabase, category_id: int, tasks: int, seconds: float) -> list[str]:
-    """ops/s, client CPU s per s, machine CPU busy % of one run of the mix."""
+def transactions(url: str) -> int:
+    """Transactions of the database of ``url`` so far, on that server (pg_stat_database)."""
+    query = (
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def throughput(
+    dbs: tuple[AsyncDatabase, AsyncDatabase],
+    category_id: int,
+    tasks: int,
+    seconds: float,
+    urls: Sequence[str],
+) -> list[str]:
+    """ops/s, client CPU s per s, machine CPU busy %, share of the transactions on
+    the replica (``urls``: primary, replica) of one run of the mix (``dbs``: the
+    database object of its reads, that of its writes)."""
+    before = [transactions(url) for url in urls]
     busy, total = busy_cpu()
-    ops, wall, cpu = await run(mix(db, db, category_id), tasks, seconds)
+    ops, wall, cpu = await run(mix(*dbs, category_id), tasks, seconds)
     busy2, total2 = busy_cpu()
+    after = [transactions(url) for url in urls]
     machine_busy = 100 * (busy2 - busy) / max(1, total2 - total)
-    return [f"{ops / wall:,.0f}", f"{cpu / wall:.2f}", f"{machine_busy:.0f} %"]
+    primary, replica = (b - a for a, b in zip(before, after, strict=True))
+    share = f"{100 * replica / max(1, primary + replica):.0f} %"
+    return [f"{ops / wall:,.0f}", f"{cpu / wall:.2f}", f"{machine_busy:.0f} %", share]
 
 
 async def timed(call: Callable[[], Awaitable[object]], calls: int) -> list[float]:
@@ -123,24 +150,25 @@ async def timed(call: Callable[[], Awaitable[object]], calls: int) -> list[float
     return samples
 
 
-async def checked_get(db: AsyncDatabase, item_id: int) -> object:
-    """``items.get`` through the read-your-writes check: the object's position is
-    made newer than the replica's known one (a real position, already replayed)."""
+async def checked_get(db: AsyncDatabase, at: Lsn, item_id: int) -> object:
+    """``items.get`` through the read-your-writes check, which passes: the read must
+    see ``at``, which the replica has replayed, but ``db`` is told it knows one byte less."""
     router = db._router
     assert router is not None
-    assert router.written is not None
-    router.health.replayed(0, Lsn(router.written.value - 1))  # one byte short of it
-    return await db.items.get(item_id)
+    router.health.replayed(0, Lsn(at.value - 1))
+    return await db.reading_after(encode_token(at)).items.get(item_id)
 
 
-async def latencies(plain: AsyncDatabase, routed: AsyncDatabase, calls: int) -> list[list[str]]:
-    """Rows of sequential-call latencies (ms)."""
-    await routed.settings.set("bench", "x")  # the routed object has a position now
-    await routed.items.get(1)  # ... and the replica is known to have replayed it
+async def latencies(
+    plain: AsyncDatabase, routed: AsyncDatabase, replica_at: str, calls: int
+) -> list[list[str]]:
+    """Rows of sequential-call latencies (ms). ``routed`` has written nothing;
+    ``replica_at``: a position the replica has replayed."""
+    at = Lsn.parse(replica_at)
     cases: list[tuple[str, Callable[[], Awaitable[object]]]] = [
         ("items.get, no replicas (hot path)", lambda: plain.items.get(1)),
         ("items.get on the replica", lambda: routed.items.get(1)),
-        ("items.get on the replica, read-your-writes check", lambda: checked_get(routed, 1)),
+        ("items.get on the replica, read-your-writes check", lambda: checked_get(routed, at, 1)),
         ("settings.set, no replicas", lambda: plain.settings.set("bench", "y")),
         (
             "settings.set, replicas (position in the flight)",
@@ -162,17 +190,27 @@ async def main(tasks: int, seconds: float, calls: int) -> None:
             async with connect(url, tasks) as primary:
                 category_id = await seed(primary)
                 sb.wait_for_replay()
-                runs = [["primary alone", *await throughput(primary, category_id, tasks, seconds)]]
+                urls = [url, sb.url_of(url)]
+                row = await throughput((primary, primary), category_id, tasks, seconds, urls)
+                runs = [["primary alone", *row]]
                 async with connect(url, tasks, [sb.url_of(url)]) as routed:
-                    row = await throughput(routed, category_id, tasks, seconds)
-                    runs.append(["one replica (library routing)", *row])
+                    row = await throughput((routed, routed), category_id, tasks, seconds, urls)
+                    runs.append(["one replica, one object (read your writes)", *row])
                     sb.wait_for_replay()
-                    sequential = await latencies(primary, routed, calls)
+                async with connect(url, tasks, [sb.url_of(url)]) as reads:
+                    row = await throughput((reads, primary), category_id, tasks, seconds, urls)
+                    runs.append(["one replica, writes through another object", *row])
+                sb.wait_for_replay()
+                replica_at = sb.replay_lsn()
+                assert replica_at is not None
+                async with connect(url, tasks, [sb.url_of(url)]) as routed:  # nothing written
+                    sequential = await latencies(primary, routed, replica_at, calls)
     finally:
         stop_throwaway(server)
     print(machine(), f"{os.cpu_count()} CPUs")
     print(f"{tasks} tasks, {seconds:g} s per run, 90 % reads")
-    print(table(["run", "ops/s", "client CPU s per s", "machine CPU busy"], runs))
+    headers = ["run", "ops/s", "client CPU s per s", "machine CPU busy", "on the replica"]
+    print(table(headers, runs))
     print(f"\none task, {calls} sequential calls")
     print(table(["call", "median ms", "p90 ms"], sequential))
 
