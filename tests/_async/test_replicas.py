@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from gearbox_db import AsyncDatabase
 from gearbox_db._replicas import ReplicaHealth, ReplicaPolicy
-from gearbox_db.errors import NotFoundError, ValidationError
+from gearbox_db.errors import ConfigurationError, NotFoundError, ValidationError
 from gearbox_db.testing._replica import Standby
 from tests.replica import pgbouncer_for
 
@@ -250,3 +250,15 @@ async def test_tokens(routed: AsyncDatabase, other: AsyncDatabase) -> None:
     await view.close()  # a view owns no pool
     assert await routed.categories.list() != ()
     assert other.read_position() == other.reading_after(None).read_position()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"replicas": "postgresql://replica/db"}, "replicas must be a list of URLs, got str"),
+        ({"replicas": [], "max_replica_lag": 0}, "max_replica_lag must be a number of seconds"),
+    ],
+)
+def test_replica_arguments_are_checked(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        AsyncDatabase.connect("postgresql://primary/db", **options)

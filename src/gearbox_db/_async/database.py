@@ -37,14 +37,13 @@ from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
 from gearbox_db._async.routing import AsyncReadExecutor, AsyncRouter
 from gearbox_db._async.scopes import AsyncPoolScope, async_engine_scope, async_nested_scope
-from gearbox_db._connect import ConnectSettings, connect_settings
+from gearbox_db._connect import ConnectSettings, connect_settings, replica_policy
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._queries._compiled import Bound
 from gearbox_db._replicas import (
     DEFAULT_MAX_REPLICA_LAG,
     Lsn,
-    ReplicaPolicy,
     decode_token,
     encode_token,
     later,
@@ -226,12 +225,13 @@ class AsyncDatabase(_AsyncRepositories):
                 prepared_statements=prepared_statements,
             )
 
+        policy = replica_policy(replicas, max_replica_lag)
         pool = AsyncPoolScope(settings(url, pool_timeout))
         if not replicas:
             return cls(pool, pool=pool, clock=clock)
         lend = min(pool_timeout, connect_timeout)
         scopes = [AsyncPoolScope(settings(replica, lend)) for replica in replicas]
-        router = AsyncRouter(pool, scopes, ReplicaPolicy(max_replica_lag=max_replica_lag))
+        router = AsyncRouter(pool, scopes, policy)
         return cls(pool, pool=pool, clock=clock, router=router)
 
     @classmethod

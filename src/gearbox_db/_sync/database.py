@@ -24,14 +24,13 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from gearbox_db import _timestamps
-from gearbox_db._connect import ConnectSettings, connect_settings
+from gearbox_db._connect import ConnectSettings, connect_settings, replica_policy
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._queries._compiled import Bound
 from gearbox_db._replicas import (
     DEFAULT_MAX_REPLICA_LAG,
     Lsn,
-    ReplicaPolicy,
     decode_token,
     encode_token,
     later,
@@ -225,12 +224,13 @@ class Database(_Repositories):
                 prepared_statements=prepared_statements,
             )
 
+        policy = replica_policy(replicas, max_replica_lag)
         pool = PoolScope(settings(url, pool_timeout))
         if not replicas:
             return cls(pool, pool=pool, clock=clock)
         lend = min(pool_timeout, connect_timeout)
         scopes = [PoolScope(settings(replica, lend)) for replica in replicas]
-        router = Router(pool, scopes, ReplicaPolicy(max_replica_lag=max_replica_lag))
+        router = Router(pool, scopes, policy)
         return cls(pool, pool=pool, clock=clock, router=router)
 
     @classmethod
