@@ -35,6 +35,8 @@ pytestmark = [
 ]
 
 IN_RECOVERY = select(func.pg_is_in_recovery())
+#: A stored password (an argon2id PHC string, never checked here).
+_ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
 
 
 class Clock:
@@ -120,7 +122,10 @@ async def test_read_your_writes_with_replay_paused(
 
 
 async def _read_back_after(db: AsyncDatabase, standby: Standby, write: Any) -> None:
-    """Replay paused: ``write`` moves the read position, and reads go to the primary."""
+    """Replay paused: ``write`` moves the read position, and reads go to the primary.
+
+    (Each write here changes rows: a transaction that changes nothing writes
+    no commit record, and then the position rightly stays where it was.)"""
     standby.resume_replay()
     standby.wait_for_replay()
     assert await served_by_standby(db)
@@ -144,13 +149,15 @@ async def test_every_kind_of_write_moves_the_read_position(
         await routed.categories.delete(category.id)
 
     async def batch() -> None:  # oauth.revoke_client: statements in one pipelined flight
-        await routed.oauth.revoke_client("client-1")
+        assert await routed.oauth.revoke_client("client-1") == 1
 
     async def one_statement() -> None:
         await routed.settings.set("theme", "dark")
         assert await routed.settings.get("theme") == "dark"
 
     await routed.oauth.register_client("client-1", redirect_uris=["https://a.example/cb"])
+    user = await routed.users.create(username=_name(), password_hash=_ARGON2)
+    await routed.oauth.issue_tokens("client-1", user.id)  # for the batch to revoke
     for write in (in_transaction, atomic, batch, one_statement):
         await _read_back_after(routed, gearbox_standby, write)
 

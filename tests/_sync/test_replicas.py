@@ -36,6 +36,8 @@ pytestmark = [
 ]
 
 IN_RECOVERY = select(func.pg_is_in_recovery())
+#: A stored password (an argon2id PHC string, never checked here).
+_ARGON2 = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG"
 
 
 class Clock:
@@ -119,7 +121,10 @@ def test_read_your_writes_with_replay_paused(
 
 
 def _read_back_after(db: Database, standby: Standby, write: Any) -> None:
-    """Replay paused: ``write`` moves the read position, and reads go to the primary."""
+    """Replay paused: ``write`` moves the read position, and reads go to the primary.
+
+    (Each write here changes rows: a transaction that changes nothing writes
+    no commit record, and then the position rightly stays where it was.)"""
     standby.resume_replay()
     standby.wait_for_replay()
     assert served_by_standby(db)
@@ -143,13 +148,15 @@ def test_every_kind_of_write_moves_the_read_position(
         routed.categories.delete(category.id)
 
     def batch() -> None:  # oauth.revoke_client: statements in one pipelined flight
-        routed.oauth.revoke_client("client-1")
+        assert routed.oauth.revoke_client("client-1") == 1
 
     def one_statement() -> None:
         routed.settings.set("theme", "dark")
         assert routed.settings.get("theme") == "dark"
 
     routed.oauth.register_client("client-1", redirect_uris=["https://a.example/cb"])
+    user = routed.users.create(username=_name(), password_hash=_ARGON2)
+    routed.oauth.issue_tokens("client-1", user.id)  # for the batch to revoke
     for write in (in_transaction, atomic, batch, one_statement):
         _read_back_after(routed, gearbox_standby, write)
 

@@ -119,8 +119,9 @@ class Standby:
             run_tool(self.tools, "pg_ctl", args, self.runner)
 
     def remove(self) -> None:
-        """Stop the standby and delete its directory."""
+        """Stop the standby, drop its replication slot and delete its directory."""
         self.stop()
+        _drop_slot(self.primary_conninfo, self.name)
         shutil.rmtree(self.home, ignore_errors=True)
         atexit.unregister(self.remove)
 
@@ -268,7 +269,25 @@ def _probe(server: TestServer) -> tuple[Binaries, Account, dict[str, str]]:
     return tools, _runner(server, Path(facts["data_directory"])), facts
 
 
-def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account) -> None:
+def _drop_slot(primary: str, slot: str) -> None:
+    """Drop the standby's replication slot on the primary (nothing if it is gone)."""
+    query = (
+        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+        " WHERE slot_name = %s AND NOT active"
+    )
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(primary, autocommit=True, connect_timeout=5) as conn,
+    ):
+        conn.execute(query, (slot,))
+
+
+def _backup(
+    server: TestServer, data_dir: Path, tools: Binaries, runner: Account, slot: str
+) -> None:
+    """``pg_basebackup -R`` with a physical replication slot (``-C -S``): the primary
+    keeps the WAL a stopped standby still needs (without it, the checkpoints of
+    ``CREATE DATABASE`` recycle segments and the standby never streams again)."""
     params = conninfo_to_dict(server.conninfo)
     params.pop("dbname", None)
     password = params.pop("password", None)
@@ -281,7 +300,7 @@ def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account
             os.chown(passfile, runner.uid, runner.gid)
         params["passfile"] = str(passfile)
     conninfo = make_conninfo(**{key: str(value) for key, value in params.items() if value})
-    args = ["-D", str(data_dir), "-d", conninfo, "-R", "-X", "stream"]
+    args = ["-D", str(data_dir), "-d", conninfo, "-R", "-X", "stream", "-C", "-S", slot]
     run_tool(tools, "pg_basebackup", [*args, "-c", "fast", "-N", "--no-manifest", "-w"], runner)
 
 
@@ -353,7 +372,7 @@ def make_standby(server: TestServer, base: Path | None = None) -> Standby:
         options=options,
     )
     try:
-        _backup(server, data_dir, tools, runner)
+        _backup(server, data_dir, tools, runner, name)
         _complete_config(data_dir, settings, runner)
         standby.start()
     except BaseException:
