@@ -15,9 +15,10 @@ throwaway server streams through a replication slot (dropped with it):
 without one, a standby stopped while tests create databases (each ``CREATE
 DATABASE`` checkpoints) found its WAL recycled and never streamed again. Of an
 existing server (``--gearbox-db-url``): no slot, which a killed run would
-leave pinning that shared server's WAL forever. Where the server refuses replication connections (the
-machine's server has no ``replication`` line in ``pg_hba.conf``, and it is
-not ours to edit) :class:`StandbyUnavailableError` says so.
+leave pinning that shared server's WAL forever. Where the server refuses
+replication connections (the machine's server has no ``replication`` line in
+``pg_hba.conf``, and it is not ours to edit) :class:`StandbyUnavailableError`
+says so.
 """
 
 from __future__ import annotations
