@@ -178,12 +178,13 @@ class ReadExecutor(Executor):
     #: The position a token asked for (``Database.reading_after``).
     _after: Lsn | None = attrs.field(default=None, kw_only=True)
 
-    def all(self, statement: Statement) -> Any:
-        """All rows of ``statement`` (a read), from a replica or the primary."""
+    def all(self, statement: Statement, *, last: bool = False) -> Any:
+        """All rows of ``statement`` (a read), from a replica or the primary
+        (``last`` is for atomic blocks, whose reads never come here)."""
         with self._translated():
             return self._router.read(statement, False, self._after)
 
-    def first(self, statement: Statement) -> Any:
+    def first(self, statement: Statement, *, last: bool = False) -> Any:
         """The first row of ``statement`` (a read), or ``None``."""
         with self._translated():
             return self._router.read(statement, True, self._after)
