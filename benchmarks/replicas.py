@@ -1,24 +1,29 @@
-"""Read throughput with a streaming replica (issue 14), and the read-your-writes check.
-
-SKELETON: the routing API (``AsyncDatabase.connect(url, replicas=[...])``)
-lands with issue 9's executor. Until then the "one replica" run routes by
-hand: reads through a database object on the standby, writes through one on
-the primary (no read-your-writes), which is the upper bound the real routing
-should approach. To finish: replace :func:`routed` by the library's own
-routing, add a run with a read position carried by every task (its
-read-your-writes check on every read), and print the server processes' CPU.
+"""Read throughput with a streaming replica (issue 14), and what read-your-writes costs.
 
 On a throwaway embedded PostgreSQL (tmpfs) and a standby of it made with
-``pg_basebackup -R`` (``gearbox_db.testing._replica``): ``--tasks`` async tasks
-(200) for ``--seconds`` each run, each looping over a read-heavy mix (90 %
-reads: ``items.list``, ``items.get``, ``categories.list``, ``items.totals``;
-10 % writes: ``items.create``). Prints operations per second, this process's
-CPU seconds per wall second (how CPU-bound the client is on this machine;
-the servers share the same cores), and the latency of the check a
-read-your-writes read adds on a replica (``pg_last_wal_replay_lsn()``, one
-round trip when not pipelined with the read).
+``pg_basebackup -R`` (``gearbox_db.testing._replica``), all on this machine:
 
-    python benchmarks/replicas.py [--tasks 200] [--seconds 10]
+1. ``--tasks`` async tasks (200) for ``--seconds`` each run, each looping over
+   a read-heavy mix (90 % reads: ``items.list``, ``items.get``,
+   ``categories.list``, ``items.totals``; 10 % writes: ``items.create``), on
+   one ``AsyncDatabase`` shared by the tasks (as a service has one per
+   process): the primary alone, then ``connect(url, replicas=[standby])``.
+   With the replica every write moves the object's read position, so reads
+   right after a write go through the read-your-writes check (or to the
+   primary); a third run writes through another object (reads with no
+   position: what the replica can take at most). Prints operations per
+   second, this process's CPU seconds per wall second, the machine's CPU use
+   over the run (both cores: how CPU-bound the run is, client and servers
+   sharing them) and the share of the transactions the replica ran.
+2. One task, sequential calls (median / p90): ``items.get`` on a database
+   without replicas (the hot path), on the replica, and on the replica with
+   the read-your-writes check (``pg_last_wal_replay_lsn()`` pipelined with
+   the read, which happens when the object's position is past what it knows
+   the replica replayed); ``settings.set`` (one-statement write) without
+   replicas and with (``BEGIN``, the write, ``COMMIT`` and the position read
+   in one flight).
+
+    python benchmarks/replicas.py [--tasks 200] [--seconds 10] [--calls 2000]
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Final
 
+import psycopg
 from _common import machine, median_ms, p90_ms, table
 
 from gearbox_db import AsyncDatabase
-from gearbox_db.testing._replica import Standby, standby_of
+from gearbox_db._replicas import Lsn, encode_token
+from gearbox_db.testing._replica import standby_of
 from gearbox_db.testing._server import stop_throwaway, throwaway_server
 
 ITEMS: Final = 2000
@@ -85,57 +93,132 @@ async def run(operation: Operation, tasks: int, seconds: float) -> tuple[int, fl
     return sum(counts), time.perf_counter() - wall, time.process_time() - cpu
 
 
-async def connect(url: str, tasks: int) -> AsyncDatabase:
-    """A database whose pool holds up to 20 connections."""
-    db = AsyncDatabase.connect(url, pool_size=min(tasks, 20), max_overflow=0)
-    await db.open()
-    return db
+def connect(url: str, tasks: int, replicas: Sequence[str] = ()) -> AsyncDatabase:
+    """A database whose pools hold up to 20 connections each."""
+    return AsyncDatabase.connect(url, pool_size=min(tasks, 20), max_overflow=0, replicas=replicas)
 
 
-async def routed(primary_url: str, standby: Standby, tasks: int) -> tuple[AsyncDatabase, ...]:
-    """(reads, writes) databases of the hand-routed run (TODO: the library's routing)."""
-    reads = await connect(standby.url_of(primary_url), tasks)
-    return reads, await connect(primary_url, tasks)
+def busy_cpu() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far (/proc/stat)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
 
 
-def check_latency(standby: Standby, runs: int = 500) -> list[float]:
-    """Wall seconds of the read-your-writes check on the standby, on one open connection."""
+def transactions(url: str) -> int:
+    """Transactions of the database of ``url`` so far, on that server (pg_stat_database)."""
+    query = (
+        "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+        " WHERE datname = current_database()"
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def throughput(
+    dbs: tuple[AsyncDatabase, AsyncDatabase],
+    category_id: int,
+    tasks: int,
+    seconds: float,
+    urls: Sequence[str],
+) -> list[str]:
+    """ops/s, client CPU s per s, machine CPU busy %, share of the transactions on
+    the replica (``urls``: primary, replica) of one run of the mix (``dbs``: the
+    database object of its reads, that of its writes)."""
+    before = [transactions(url) for url in urls]
+    busy, total = busy_cpu()
+    ops, wall, cpu = await run(mix(*dbs, category_id), tasks, seconds)
+    busy2, total2 = busy_cpu()
+    after = [transactions(url) for url in urls]
+    machine_busy = 100 * (busy2 - busy) / max(1, total2 - total)
+    primary, replica = (b - a for a, b in zip(before, after, strict=True))
+    share = f"{100 * replica / max(1, primary + replica):.0f} %"
+    return [f"{ops / wall:,.0f}", f"{cpu / wall:.2f}", f"{machine_busy:.0f} %", share]
+
+
+async def timed(call: Callable[[], Awaitable[object]], calls: int) -> list[float]:
+    """Wall seconds of each of ``calls`` sequential calls (after 50 to warm up)."""
+    for _ in range(50):
+        await call()
     samples = []
-    with standby.connect() as conn:
-        for _ in range(runs):
-            start = time.perf_counter()
-            conn.execute("SELECT pg_last_wal_replay_lsn()").fetchone()
-            samples.append(time.perf_counter() - start)
+    for _ in range(calls):
+        start = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - start)
     return samples
 
 
-async def main(tasks: int, seconds: float) -> None:
-    """Both runs on one server and one standby; a table of figures."""
+async def checked_get(db: AsyncDatabase, at: Lsn, item_id: int) -> object:
+    """``items.get`` through the read-your-writes check, which passes: the read must
+    see ``at``, which the replica has replayed, but ``db`` is told it knows one byte less."""
+    router = db._router
+    assert router is not None
+    router.health.replayed(0, Lsn(at.value - 1))
+    return await db.reading_after(encode_token(at)).items.get(item_id)
+
+
+async def latencies(
+    plain: AsyncDatabase, routed: AsyncDatabase, replica_at: str, calls: int
+) -> list[list[str]]:
+    """Rows of sequential-call latencies (ms). ``routed`` has written nothing;
+    ``replica_at``: a position the replica has replayed."""
+    at = Lsn.parse(replica_at)
+    cases: list[tuple[str, Callable[[], Awaitable[object]]]] = [
+        ("items.get, no replicas (hot path)", lambda: plain.items.get(1)),
+        ("items.get on the replica", lambda: routed.items.get(1)),
+        ("items.get on the replica, read-your-writes check", lambda: checked_get(routed, at, 1)),
+        ("settings.set, no replicas", lambda: plain.settings.set("bench", "y")),
+        (
+            "settings.set, replicas (position in the flight)",
+            lambda: routed.settings.set("bench", "z"),
+        ),
+    ]
+    rows = []
+    for name, call in cases:
+        samples = await timed(call, calls)
+        rows.append([name, f"{median_ms(samples):.3f}", f"{p90_ms(samples):.3f}"])
+    return rows
+
+
+async def main(tasks: int, seconds: float, calls: int) -> None:
+    """Both runs on one server and one standby; tables of figures."""
     server = throwaway_server()
     try:
         with server.database(template=server.make_template()) as url, standby_of(server) as sb:
-            primary = await connect(url, tasks)
-            category_id = await seed(primary)
-            sb.wait_for_replay()
-            rows = []
-            ops, wall, cpu = await run(mix(primary, primary, category_id), tasks, seconds)
-            rows.append(["primary alone", f"{ops / wall:,.0f}", f"{cpu / wall:.2f}"])
-            reads, writes = await routed(url, sb, tasks)
-            ops, wall, cpu = await run(mix(reads, writes, category_id), tasks, seconds)
-            rows.append(["one replica (hand-routed)", f"{ops / wall:,.0f}", f"{cpu / wall:.2f}"])
-            for db in (primary, reads, writes):
-                await db.close()
-            check = check_latency(sb)
+            async with connect(url, tasks) as primary:
+                category_id = await seed(primary)
+                sb.wait_for_replay()
+                urls = [url, sb.url_of(url)]
+                row = await throughput((primary, primary), category_id, tasks, seconds, urls)
+                runs = [["primary alone", *row]]
+                async with connect(url, tasks, [sb.url_of(url)]) as routed:
+                    row = await throughput((routed, routed), category_id, tasks, seconds, urls)
+                    runs.append(["one replica, one object (read your writes)", *row])
+                    sb.wait_for_replay()
+                async with connect(url, tasks, [sb.url_of(url)]) as reads:
+                    row = await throughput((reads, primary), category_id, tasks, seconds, urls)
+                    runs.append(["one replica, writes through another object", *row])
+                sb.wait_for_replay()
+                replica_at = sb.replay_lsn()
+                assert replica_at is not None
+                async with connect(url, tasks, [sb.url_of(url)]) as routed:  # nothing written
+                    sequential = await latencies(primary, routed, replica_at, calls)
     finally:
         stop_throwaway(server)
     print(machine(), f"{os.cpu_count()} CPUs")
-    print(table(["run", "ops/s", "client CPU s per s"], rows))
-    print(f"read-your-writes check: median {median_ms(check):.3f} ms, p90 {p90_ms(check):.3f} ms")
+    print(f"{tasks} tasks, {seconds:g} s per run, 90 % reads")
+    headers = ["run", "ops/s", "client CPU s per s", "machine CPU busy", "on the replica"]
+    print(table(headers, runs))
+    print(f"\none task, {calls} sequential calls")
+    print(table(["call", "median ms", "p90 ms"], sequential))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--calls", type=int, default=2000)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.tasks, arguments.seconds))
+    asyncio.run(main(arguments.tasks, arguments.seconds, arguments.calls))

@@ -10,6 +10,9 @@ from sqlalchemy import Connection
 from gearbox_db.schema import metadata
 from tests.schema_spec import World
 
+#: The streaming-standby fixtures (``gearbox_standby``), for the replica tests.
+pytest_plugins = ("tests.replica",)
+
 
 @pytest.fixture
 def world(gearbox_connection: Connection) -> World:

@@ -131,6 +131,8 @@ def test_removing_a_standby_leaves_nothing_running(gearbox_server: TestServer) -
     with psycopg.connect(gearbox_server.conninfo, autocommit=True) as primary:
         query = "SELECT count(*) FROM pg_stat_replication WHERE application_name = %s"
         assert primary.execute(query, (standby.name,)).fetchone() == (0,)
+        slots = "SELECT count(*) FROM pg_replication_slots WHERE slot_name = %s"
+        assert primary.execute(slots, (standby.name,)).fetchone() == (0,)
 
 
 def test_the_standby_serves_reads_through_pgbouncer(

@@ -1,8 +1,9 @@
 """The read-replica statements and positions against PostgreSQL and a real standby (issue 14).
 
 - :class:`Lsn` prints, parses and orders exactly as ``pg_lsn`` does;
-- the primary's position read after a commit (``PRIMARY_POSITION``) is one a
-  standby that replayed it shows the commit at, with replay running or paused,
+- the primary's position read in a commit's flight (``PRIMARY_POSITION``, by
+  a ``Database`` with a replica) is one a standby that replayed it shows the
+  commit at, with replay running or paused,
   and :class:`ReplicaHealth` fed with ``REPLICA_STATUS`` sends a read of that
   position to the standby only once it has;
 - ``REPLICA_STATUS`` tells a standby from a primary.
@@ -13,22 +14,22 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Select, text
 
+from gearbox_db import Database
 from gearbox_db._queries import replicas as q
+from gearbox_db._queries._common import AnyRow
 from gearbox_db._replicas import Lsn, ReplicaHealth, ReplicaPolicy
-from gearbox_db._url import to_sqlalchemy_url
+from gearbox_db.errors import NotFoundError, UnavailableError
 from gearbox_db.testing import isolated
 from gearbox_db.testing._replica import Standby
-from tests.replica import _gearbox_standby_session, gearbox_standby
 from tests.strategies import per_example
-
-__all__ = ["_gearbox_standby_session", "gearbox_standby"]  # the fixtures, used by name
 
 positions = st.integers(0, 2**64 - 1).map(Lsn)
 
@@ -49,39 +50,57 @@ def test_positions_print_and_order_as_pg_lsn(
     assert tuple(row) == (str(a), a < b, a == b)
 
 
+@attrs.frozen
+class Pair:
+    """The test's database through the execution layer: on the primary, with the
+    standby as its replica (its writes track the primary's position), on the standby."""
+
+    primary: Database
+    routed: Database
+    standby: Database
+
+
 @pytest.fixture
-def engines(gearbox_database_url: str, gearbox_standby: Standby) -> Iterator[tuple[Engine, Engine]]:
-    """Engines on the test's database: (the primary, the standby)."""
+def pair(gearbox_database_url: str, gearbox_standby: Standby) -> Iterator[Pair]:
     gearbox_standby.wait_for_replay()  # the new database has reached the standby
-    primary = create_engine(to_sqlalchemy_url(gearbox_database_url))
-    standby = create_engine(to_sqlalchemy_url(gearbox_standby.url_of(gearbox_database_url)))
-    yield primary, standby
-    primary.dispose()
-    standby.dispose()
+    standby_url = gearbox_standby.url_of(gearbox_database_url)
+    with (
+        Database.connect(gearbox_database_url, pool_size=1) as primary,
+        Database.connect(gearbox_database_url, pool_size=1, replicas=[standby_url]) as routed,
+        Database.connect(standby_url, pool_size=1, connect_timeout=1, pool_timeout=1) as standby,
+    ):
+        yield Pair(primary, routed, standby)
 
 
-def _write(primary: Engine) -> tuple[str, Lsn]:
-    """Commit a category; its name and the primary's position read after the commit."""
+def _write(pair: Pair) -> tuple[str, Lsn]:
+    """Commit a category; its name and the primary's position read in the commit's flight."""
     name = f"tents-{uuid.uuid4().hex[:8]}"
-    with primary.connect() as conn:
-        conn.execute(text("INSERT INTO categories (name) VALUES (:name)"), {"name": name})
-        conn.commit()
-        position = q.to_position(conn.execute(q.PRIMARY_POSITION).one())
+    pair.routed.categories.create(name=name)
+    assert pair.routed._router is not None
+    position = pair.routed._router.written
+    assert position is not None
     return name, position
 
 
-def _status(standby: Engine) -> q.ReplicaStatus:
-    with standby.connect() as conn:
-        return q.to_replica_status(conn.execute(q.REPLICA_STATUS).one())
+def _row(db: Database, statement: Select[Any]) -> AnyRow:
+    row = db._executor.first(statement)
+    assert row is not None
+    return row
 
 
-def _visible(standby: Engine, name: str) -> bool:
-    with standby.connect() as conn:
-        query = text("SELECT count(*) FROM categories WHERE name = :name")
-        return bool(conn.execute(query, {"name": name}).scalar_one() == 1)
+def _status(db: Database) -> q.ReplicaStatus:
+    return q.to_replica_status(_row(db, q.REPLICA_STATUS))
 
 
-def _probe_until_chosen(health: ReplicaHealth, standby: Engine, required: Lsn) -> None:
+def _visible(standby: Database, name: str) -> bool:
+    try:
+        standby.categories.get_by_name(name)
+    except NotFoundError:
+        return False
+    return True
+
+
+def _probe_until_chosen(health: ReplicaHealth, standby: Database, required: Lsn) -> None:
     deadline = time.monotonic() + 30
     while True:
         status = _status(standby)
@@ -94,29 +113,28 @@ def _probe_until_chosen(health: ReplicaHealth, standby: Engine, required: Lsn) -
         time.sleep(0.005)  # polling the standby's replay position until a deadline
 
 
-def test_status_tells_a_standby_from_a_primary(engines: tuple[Engine, Engine]) -> None:
-    primary, standby = engines
+def test_status_tells_a_standby_from_a_primary(pair: Pair) -> None:
+    primary, standby = pair.primary, pair.standby
     assert _status(primary) == q.ReplicaStatus(in_recovery=False, replayed=None)
     assert not _status(primary).usable
     assert _status(standby).in_recovery
     assert _status(standby).usable
 
 
-def test_a_standby_chosen_for_a_position_shows_the_write(engines: tuple[Engine, Engine]) -> None:
-    primary, standby = engines
+def test_a_standby_chosen_for_a_position_shows_the_write(pair: Pair) -> None:
     health = ReplicaHealth(1)
-    name, position = _write(primary)
-    _probe_until_chosen(health, standby, position)
-    assert _visible(standby, name)
+    name, position = _write(pair)
+    _probe_until_chosen(health, pair.standby, position)
+    assert _visible(pair.standby, name)
 
 
 def test_paused_replay_sends_the_read_to_the_primary_until_replayed(
-    engines: tuple[Engine, Engine], gearbox_standby: Standby
+    pair: Pair, gearbox_standby: Standby
 ) -> None:
-    primary, standby = engines
+    standby = pair.standby
     health = ReplicaHealth(1)
     gearbox_standby.pause_replay()
-    name, position = _write(primary)
+    name, position = _write(pair)
     status = _status(standby)
     assert status.replayed is not None
     assert status.replayed < position
@@ -139,10 +157,9 @@ class Clock:
         return self.now
 
 
-def _probe(health: ReplicaHealth, primary: Engine, standby: Engine) -> None:
-    """One health probe as the executor will make it: the primary first, then the replica."""
-    with primary.connect() as conn:
-        health.primary_at(q.to_position(conn.execute(q.PRIMARY_POSITION).one()))
+def _probe(health: ReplicaHealth, primary: Database, standby: Database) -> None:
+    """One health probe as the router makes it: the primary first, then the replica."""
+    health.primary_at(q.to_position(_row(primary, q.PRIMARY_POSITION)))
     status = _status(standby)
     if status.usable and status.replayed is not None:
         health.replayed(0, status.replayed)
@@ -151,15 +168,15 @@ def _probe(health: ReplicaHealth, primary: Engine, standby: Engine) -> None:
 
 
 def test_a_paused_standby_is_skipped_once_it_lags_too_long(
-    engines: tuple[Engine, Engine], gearbox_standby: Standby
+    pair: Pair, gearbox_standby: Standby
 ) -> None:
-    primary, standby = engines
+    primary, standby = pair.primary, pair.standby
     clock = Clock()
     health = ReplicaHealth(1, ReplicaPolicy(max_replica_lag=10), clock=clock)
     gearbox_standby.pause_replay()
     _probe(health, primary, standby)  # nothing written since the pause: no lag
     assert health.choose() == 0
-    _write(primary)
+    _write(pair)
     _probe(health, primary, standby)
     clock.now += 9
     _probe(health, primary, standby)
@@ -174,16 +191,15 @@ def test_a_paused_standby_is_skipped_once_it_lags_too_long(
 
 
 def test_a_stopped_standby_is_skipped_then_retried_after_the_backoff(
-    engines: tuple[Engine, Engine], gearbox_standby: Standby
+    pair: Pair, gearbox_standby: Standby
 ) -> None:
-    primary, standby = engines
+    primary, standby = pair.primary, pair.standby
     clock = Clock()
     health = ReplicaHealth(1, ReplicaPolicy(retry_after=1), clock=clock)
     _probe(health, primary, standby)
     assert health.choose() == 0
     gearbox_standby.stop()
-    standby.dispose()  # its pooled connections died with it
-    with pytest.raises(OperationalError):
+    with pytest.raises(UnavailableError):
         _status(standby)
     health.failed(0)
     assert health.choose() is None
@@ -191,5 +207,16 @@ def test_a_stopped_standby_is_skipped_then_retried_after_the_backoff(
     gearbox_standby.start()
     clock.now += 1
     assert health.due() == [0]
-    _probe(health, primary, standby)
+    _probe_until_answered(health, primary, standby)  # the pool reconnects in the background
     assert health.choose() == 0
+
+
+def _probe_until_answered(health: ReplicaHealth, primary: Database, standby: Database) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _probe(health, primary, standby)
+            return
+        except UnavailableError:
+            assert time.monotonic() < deadline, "the standby never answered again"
+            time.sleep(0.05)  # polling the pool's reconnection, up to a deadline

@@ -19,10 +19,18 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL
 
 from gearbox_db._queries._compiled import Bound
+from gearbox_db._replicas import ReplicaPolicy
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.errors import ConfigurationError
 
-__all__ = ["BEGIN", "COMMIT", "ROLLBACK", "ConnectSettings", "connect_settings"]
+__all__ = [
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "ConnectSettings",
+    "connect_settings",
+    "replica_policy",
+]
 
 #: Extra seconds the client waits, beyond ``statement_timeout``, before it
 #: gives up on a server that does not answer (see :mod:`._deadline`).
@@ -147,3 +155,11 @@ def connect_settings(
         statement_timeout=None if statement_timeout is None else float(statement_timeout),
         prepared_statements=prepared_statements,
     )
+
+
+def replica_policy(replicas: object, max_replica_lag: float) -> ReplicaPolicy:
+    """The policy of ``Database.connect``'s replicas, after checking its arguments."""
+    if isinstance(replicas, str | URL) or not isinstance(replicas, list | tuple):
+        raise ConfigurationError(f"replicas must be a list of URLs, got {type(replicas).__name__}")
+    _positive("max_replica_lag", max_replica_lag)
+    return ReplicaPolicy(max_replica_lag=float(max_replica_lag))

@@ -48,6 +48,7 @@ __all__ = [
     "ReplicaPolicy",
     "decode_token",
     "encode_token",
+    "later",
 ]
 
 #: Default ``max_replica_lag`` (seconds): see docs/scaling.md.
@@ -78,6 +79,13 @@ class Lsn:
 
     def __str__(self) -> str:
         return f"{self.value >> 32:X}/{self.value & 0xFFFFFFFF:X}"
+
+
+def later(a: Lsn | None, b: Lsn | None) -> Lsn | None:
+    """The later of two positions (``None``: no position)."""
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
 
 
 def encode_token(position: Lsn) -> str:

@@ -7,7 +7,7 @@ connection and commit or roll back together. Repositories never commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import cached_property
 from types import TracebackType
@@ -35,11 +35,19 @@ from gearbox_db._async.repositories.settings import AsyncSettingRepository
 from gearbox_db._async.repositories.setups import AsyncSetupRepository
 from gearbox_db._async.repositories.threads import AsyncThreadRepository
 from gearbox_db._async.repositories.users import AsyncUserRepository
+from gearbox_db._async.routing import AsyncReadExecutor, AsyncRouter
 from gearbox_db._async.scopes import AsyncPoolScope, async_engine_scope, async_nested_scope
-from gearbox_db._connect import connect_settings
+from gearbox_db._connect import ConnectSettings, connect_settings, replica_policy
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._queries._compiled import Bound
+from gearbox_db._replicas import (
+    DEFAULT_MAX_REPLICA_LAG,
+    Lsn,
+    decode_token,
+    encode_token,
+    later,
+)
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db.errors import ConfigurationError, InvalidStateError
 
@@ -142,12 +150,23 @@ class AsyncDatabase(_AsyncRepositories):
         pool: AsyncPoolScope | None = None,
         engine: AsyncEngine | None = None,
         clock: Clock | None = None,
+        router: AsyncRouter | None = None,
+        after: Lsn | None = None,
+        owner: bool = True,
     ) -> None:
-        self._scope = scope
         self._pool = pool
         self._engine = engine
         self._clock = clock
-        self._executor = AsyncExecutor(scope)
+        self._router = router
+        self._after = after
+        self._owner = owner
+        if router is None:
+            self._scope = scope
+            self._executor = AsyncExecutor(scope)
+        else:
+            self._scope = router.write
+            reads = AsyncReadExecutor(router.write, router=router, after=after)
+            self._executor = AsyncExecutor(router.write, reads=reads)
 
     @classmethod
     def connect(
@@ -163,6 +182,8 @@ class AsyncDatabase(_AsyncRepositories):
         prepared_statements: bool = True,
         application_name: str = "gearbox_db",
         clock: Clock | None = None,
+        replicas: Sequence[str | URL] = (),
+        max_replica_lag: float = DEFAULT_MAX_REPLICA_LAG,
     ) -> AsyncDatabase:
         """A database with its own psycopg connection pool, for ``url`` (``postgresql://...``).
 
@@ -181,20 +202,37 @@ class AsyncDatabase(_AsyncRepositories):
         ``max_prepared_statements = 0``). ``clock`` (a function returning an
         aware ``datetime``) judges expiry of sessions, codes and tokens instead
         of the database's ``now()`` (tests inject one rather than sleeping).
+
+        ``replicas``: URLs of streaming standbys of ``url`` (or PgBouncer
+        databases in front of them), each with a pool of the same settings
+        (except ``pool_timeout``: at most ``connect_timeout`` there, a replica
+        that cannot lend a connection in that time being skipped). Reads
+        outside a transaction go to them, the rest to ``url``; a replica
+        lagging more than ``max_replica_lag`` seconds is skipped; after a
+        write through this object, reads see it (docs/scaling.md).
         """
-        settings = connect_settings(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
-            max_idle=max_idle,
-            connect_timeout=connect_timeout,
-            statement_timeout=statement_timeout,
-            application_name=application_name,
-            prepared_statements=prepared_statements,
-        )
-        pool = AsyncPoolScope(settings)
-        return cls(pool, pool=pool, clock=clock)
+
+        def settings(target: str | URL, timeout: float) -> ConnectSettings:
+            return connect_settings(
+                target,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=timeout,
+                max_idle=max_idle,
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+                application_name=application_name,
+                prepared_statements=prepared_statements,
+            )
+
+        policy = replica_policy(replicas, max_replica_lag)
+        pool = AsyncPoolScope(settings(url, pool_timeout))
+        if not replicas:
+            return cls(pool, pool=pool, clock=clock)
+        lend = min(pool_timeout, connect_timeout)
+        scopes = [AsyncPoolScope(settings(replica, lend)) for replica in replicas]
+        router = AsyncRouter(pool, scopes, policy)
+        return cls(pool, pool=pool, clock=clock, router=router)
 
     @classmethod
     def from_engine(cls, engine: AsyncEngine, *, clock: Clock | None = None) -> AsyncDatabase:
@@ -251,6 +289,35 @@ class AsyncDatabase(_AsyncRepositories):
         """The psycopg pool of :meth:`connect` (``None`` otherwise)."""
         return None if self._pool is None else self._pool.pool
 
+    def read_position(self) -> str:
+        """A token of the position this object's reads must see (read your writes):
+        the primary's after its last write through this object, or the one
+        :meth:`reading_after` was given if later. Hand it to the next request
+        (a cookie, a header); that request passes it to :meth:`reading_after`.
+        ASCII and cookie-safe, not secret. Without replicas: a token of no
+        position (every read is on the primary anyway)."""
+        router = None if self._router is None else self._router.written
+        return encode_token(later(router, self._after) or Lsn(0))
+
+    def reading_after(self, token: str | None) -> AsyncDatabase:
+        """This database, its reads seeing at least the position of ``token`` (from
+        :meth:`read_position`, in any process): they go to a replica that has
+        replayed it, else to the primary. ``None``: this database itself. A
+        damaged token is a ValidationError. The object returned shares the
+        pools (closing it does nothing) and the written position."""
+        if token is None:
+            return self
+        after = later(self._after, decode_token(token))
+        return type(self)(
+            self._scope,
+            pool=self._pool,
+            engine=self._engine,
+            clock=self._clock,
+            router=self._router,
+            after=after,
+            owner=False,
+        )
+
     def transaction(self) -> AbstractAsyncContextManager[AsyncTransaction]:
         """Several operations in one transaction: committed when the block ends
         normally, rolled back when it raises."""
@@ -258,13 +325,21 @@ class AsyncDatabase(_AsyncRepositories):
 
     async def open(self) -> None:
         """Start the pool now rather than at the first operation (:meth:`connect` only)."""
-        if self._pool is not None:
+        if not self._owner:
+            return
+        if self._router is not None:
+            await self._router.open()
+        elif self._pool is not None:
             await self._pool.open()
 
     async def close(self) -> None:
         """Close the pool's connections (only when this object created the pool);
         using the database afterwards raises InvalidStateError."""
-        if self._pool is not None:
+        if not self._owner:
+            return
+        if self._router is not None:
+            await self._router.close()
+        elif self._pool is not None:
             await self._pool.close()
 
     async def __aenter__(self) -> Self:

@@ -30,7 +30,9 @@ __all__ = [
     "AsyncLink",
     "AsyncScope",
     "Outcome",
+    "acommit",
     "aexecute",
+    "aexecute_all",
     "async_fixed_scope",
 ]
 
@@ -47,6 +49,13 @@ class AsyncLink:
     #: COMMIT in its own flight instead (``committed`` then tells the scope).
     may_commit: bool = False
     committed: bool = False
+    #: Read replicas: a statement sent right after each COMMIT of this link, in the
+    #: same flight (the primary's WAL position); its first row lands in ``tracked``.
+    track: Bound | None = None
+    #: With ``track``: each flight is a transaction of its own (a write outside an
+    #: atomic block), sent as BEGIN (already pending), statements, COMMIT.
+    commit_each: bool = False
+    tracked: AnyRow | None = None
 
 
 @attrs.frozen(slots=True)
@@ -71,6 +80,8 @@ async def _flight(
     link: AsyncLink, bounds: Sequence[Bound], *, commit: bool = False
 ) -> list[psycopg.AsyncCursor[Any]]:
     """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
+    if link.track is not None:
+        return await _tracked_flight(link, link.track, bounds, commit or link.commit_each)
     connection = link.connection
     if not link.pending and len(bounds) == 1 and not commit:
         return [await connection.execute(bounds[0].sql, bounds[0].params)]
@@ -82,6 +93,30 @@ async def _flight(
         if commit:
             await connection.execute(_COMMIT.sql)
     link.committed = commit
+    return cursors
+
+
+async def _tracked_flight(
+    link: AsyncLink, track: Bound, bounds: Sequence[Bound], commit: bool
+) -> list[psycopg.AsyncCursor[Any]]:
+    """:func:`_flight`, then (when it commits) ``track``: still one round trip.
+
+    The explicit COMMIT matters: in a pipeline the statements up to the next
+    sync share one implicit transaction, so a position read in the same flight
+    as an autocommit write would precede the write's commit record.
+    """
+    connection = link.connection
+    async with connection.pipeline():
+        for before in link.pending:
+            await connection.execute(before.sql, before.params)
+        link.pending.clear()
+        cursors = [await connection.execute(b.sql, b.params) for b in bounds]
+        if commit:
+            await connection.execute(_COMMIT.sql)
+            tail = await connection.execute(track.sql, track.params)
+    if commit:
+        link.committed = True
+        link.tracked = await tail.fetchone()
     return cursors
 
 
@@ -113,9 +148,21 @@ async def aexecute(
     deadline; ``last`` in a transaction the scope commits: the COMMIT goes with it."""
     bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
     commit = last and link.may_commit
-    if link.deadline is None and not link.pending and not commit:  # the hot path
+    if link.deadline is None and not link.pending and not commit and link.track is None:
         return await link.connection.execute(bound.sql, bound.params)
     return (await _guarded(link, [bound], commit=commit))[0]
+
+
+async def aexecute_all(
+    link: AsyncLink, statements: Sequence[Statement]
+) -> list[psycopg.AsyncCursor[Any]]:
+    """Run ``statements`` in one pipelined flight (no transaction of their own)."""
+    return await _guarded(link, [_bound(statement) for statement in statements])
+
+
+async def acommit(link: AsyncLink) -> None:
+    """COMMIT the link's transaction in a flight of its own (with what it tracks)."""
+    await _guarded(link, [], commit=True)
 
 
 @attrs.define
@@ -126,6 +173,14 @@ class AsyncExecutor:
     _state: TransactionState | None = None
     #: Runs inside a block (atomic or a transaction): a batch ends it only if ``last``.
     _inner: bool = False
+    #: Where the repositories' reads go (read replicas); ``None``: this executor.
+    _reads: AsyncExecutor | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def read(self) -> AsyncExecutor:
+        """The executor of reads: statements that write nothing at all (a replica may run them)."""
+        reads = self._reads
+        return self if reads is None else reads
 
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)

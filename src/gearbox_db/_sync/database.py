@@ -9,7 +9,7 @@ connection and commit or roll back together. Repositories never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import (
     AbstractContextManager,
     contextmanager,
@@ -24,10 +24,17 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import URL
 
 from gearbox_db import _timestamps
-from gearbox_db._connect import connect_settings
+from gearbox_db._connect import ConnectSettings, connect_settings, replica_policy
 from gearbox_db._logs import protect_logs
 from gearbox_db._queries._common import Clock
 from gearbox_db._queries._compiled import Bound
+from gearbox_db._replicas import (
+    DEFAULT_MAX_REPLICA_LAG,
+    Lsn,
+    decode_token,
+    encode_token,
+    later,
+)
 from gearbox_db._sync.executor import Executor, Link, Scope, execute, fixed_scope
 from gearbox_db._sync.repositories.api_keys import ApiKeyRepository
 from gearbox_db._sync.repositories.categories import CategoryRepository
@@ -38,6 +45,7 @@ from gearbox_db._sync.repositories.settings import SettingRepository
 from gearbox_db._sync.repositories.setups import SetupRepository
 from gearbox_db._sync.repositories.threads import ThreadRepository
 from gearbox_db._sync.repositories.users import UserRepository
+from gearbox_db._sync.routing import ReadExecutor, Router
 from gearbox_db._sync.scopes import PoolScope, engine_scope, nested_scope
 from gearbox_db._transaction import TransactionState, translated
 from gearbox_db.errors import ConfigurationError, InvalidStateError
@@ -141,12 +149,23 @@ class Database(_Repositories):
         pool: PoolScope | None = None,
         engine: Engine | None = None,
         clock: Clock | None = None,
+        router: Router | None = None,
+        after: Lsn | None = None,
+        owner: bool = True,
     ) -> None:
-        self._scope = scope
         self._pool = pool
         self._engine = engine
         self._clock = clock
-        self._executor = Executor(scope)
+        self._router = router
+        self._after = after
+        self._owner = owner
+        if router is None:
+            self._scope = scope
+            self._executor = Executor(scope)
+        else:
+            self._scope = router.write
+            reads = ReadExecutor(router.write, router=router, after=after)
+            self._executor = Executor(router.write, reads=reads)
 
     @classmethod
     def connect(
@@ -162,6 +181,8 @@ class Database(_Repositories):
         prepared_statements: bool = True,
         application_name: str = "gearbox_db",
         clock: Clock | None = None,
+        replicas: Sequence[str | URL] = (),
+        max_replica_lag: float = DEFAULT_MAX_REPLICA_LAG,
     ) -> Database:
         """A database with its own psycopg connection pool, for ``url`` (``postgresql://...``).
 
@@ -180,20 +201,37 @@ class Database(_Repositories):
         ``max_prepared_statements = 0``). ``clock`` (a function returning an
         aware ``datetime``) judges expiry of sessions, codes and tokens instead
         of the database's ``now()`` (tests inject one rather than sleeping).
+
+        ``replicas``: URLs of streaming standbys of ``url`` (or PgBouncer
+        databases in front of them), each with a pool of the same settings
+        (except ``pool_timeout``: at most ``connect_timeout`` there, a replica
+        that cannot lend a connection in that time being skipped). Reads
+        outside a transaction go to them, the rest to ``url``; a replica
+        lagging more than ``max_replica_lag`` seconds is skipped; after a
+        write through this object, reads see it (docs/scaling.md).
         """
-        settings = connect_settings(
-            url,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            pool_timeout=pool_timeout,
-            max_idle=max_idle,
-            connect_timeout=connect_timeout,
-            statement_timeout=statement_timeout,
-            application_name=application_name,
-            prepared_statements=prepared_statements,
-        )
-        pool = PoolScope(settings)
-        return cls(pool, pool=pool, clock=clock)
+
+        def settings(target: str | URL, timeout: float) -> ConnectSettings:
+            return connect_settings(
+                target,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=timeout,
+                max_idle=max_idle,
+                connect_timeout=connect_timeout,
+                statement_timeout=statement_timeout,
+                application_name=application_name,
+                prepared_statements=prepared_statements,
+            )
+
+        policy = replica_policy(replicas, max_replica_lag)
+        pool = PoolScope(settings(url, pool_timeout))
+        if not replicas:
+            return cls(pool, pool=pool, clock=clock)
+        lend = min(pool_timeout, connect_timeout)
+        scopes = [PoolScope(settings(replica, lend)) for replica in replicas]
+        router = Router(pool, scopes, policy)
+        return cls(pool, pool=pool, clock=clock, router=router)
 
     @classmethod
     def from_engine(cls, engine: Engine, *, clock: Clock | None = None) -> Database:
@@ -250,6 +288,35 @@ class Database(_Repositories):
         """The psycopg pool of :meth:`connect` (``None`` otherwise)."""
         return None if self._pool is None else self._pool.pool
 
+    def read_position(self) -> str:
+        """A token of the position this object's reads must see (read your writes):
+        the primary's after its last write through this object, or the one
+        :meth:`reading_after` was given if later. Hand it to the next request
+        (a cookie, a header); that request passes it to :meth:`reading_after`.
+        ASCII and cookie-safe, not secret. Without replicas: a token of no
+        position (every read is on the primary anyway)."""
+        router = None if self._router is None else self._router.written
+        return encode_token(later(router, self._after) or Lsn(0))
+
+    def reading_after(self, token: str | None) -> Database:
+        """This database, its reads seeing at least the position of ``token`` (from
+        :meth:`read_position`, in any process): they go to a replica that has
+        replayed it, else to the primary. ``None``: this database itself. A
+        damaged token is a ValidationError. The object returned shares the
+        pools (closing it does nothing) and the written position."""
+        if token is None:
+            return self
+        after = later(self._after, decode_token(token))
+        return type(self)(
+            self._scope,
+            pool=self._pool,
+            engine=self._engine,
+            clock=self._clock,
+            router=self._router,
+            after=after,
+            owner=False,
+        )
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """Several operations in one transaction: committed when the block ends
         normally, rolled back when it raises."""
@@ -257,13 +324,21 @@ class Database(_Repositories):
 
     def open(self) -> None:
         """Start the pool now rather than at the first operation (:meth:`connect` only)."""
-        if self._pool is not None:
+        if not self._owner:
+            return
+        if self._router is not None:
+            self._router.open()
+        elif self._pool is not None:
             self._pool.open()
 
     def close(self) -> None:
         """Close the pool's connections (only when this object created the pool);
         using the database afterwards raises InvalidStateError."""
-        if self._pool is not None:
+        if not self._owner:
+            return
+        if self._router is not None:
+            self._router.close()
+        elif self._pool is not None:
             self._pool.close()
 
     def __enter__(self) -> Self:

@@ -45,6 +45,13 @@ class Link:
     #: COMMIT in its own flight instead (``committed`` then tells the scope).
     may_commit: bool = False
     committed: bool = False
+    #: Read replicas: a statement sent right after each COMMIT of this link, in the
+    #: same flight (the primary's WAL position); its first row lands in ``tracked``.
+    track: Bound | None = None
+    #: With ``track``: each flight is a transaction of its own (a write outside an
+    #: atomic block), sent as BEGIN (already pending), statements, COMMIT.
+    commit_each: bool = False
+    tracked: AnyRow | None = None
 
 
 @attrs.frozen(slots=True)
@@ -69,6 +76,8 @@ def _flight(
     link: Link, bounds: Sequence[Bound], *, commit: bool = False
 ) -> list[psycopg.Cursor[Any]]:
     """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
+    if link.track is not None:
+        return _tracked_flight(link, link.track, bounds, commit or link.commit_each)
     connection = link.connection
     if not link.pending and len(bounds) == 1 and not commit:
         return [connection.execute(bounds[0].sql, bounds[0].params)]
@@ -80,6 +89,30 @@ def _flight(
         if commit:
             connection.execute(_COMMIT.sql)
     link.committed = commit
+    return cursors
+
+
+def _tracked_flight(
+    link: Link, track: Bound, bounds: Sequence[Bound], commit: bool
+) -> list[psycopg.Cursor[Any]]:
+    """:func:`_flight`, then (when it commits) ``track``: still one round trip.
+
+    The explicit COMMIT matters: in a pipeline the statements up to the next
+    sync share one implicit transaction, so a position read in the same flight
+    as an autocommit write would precede the write's commit record.
+    """
+    connection = link.connection
+    with connection.pipeline():
+        for before in link.pending:
+            connection.execute(before.sql, before.params)
+        link.pending.clear()
+        cursors = [connection.execute(b.sql, b.params) for b in bounds]
+        if commit:
+            connection.execute(_COMMIT.sql)
+            tail = connection.execute(track.sql, track.params)
+    if commit:
+        link.committed = True
+        link.tracked = tail.fetchone()
     return cursors
 
 
@@ -109,9 +142,19 @@ def execute(link: Link, statement: Statement, *, last: bool = False) -> psycopg.
     deadline; ``last`` in a transaction the scope commits: the COMMIT goes with it."""
     bound = statement if type(statement) is Bound else bind(statement)  # type: ignore[arg-type]
     commit = last and link.may_commit
-    if link.deadline is None and not link.pending and not commit:  # the hot path
+    if link.deadline is None and not link.pending and not commit and link.track is None:
         return link.connection.execute(bound.sql, bound.params)
     return (_guarded(link, [bound], commit=commit))[0]
+
+
+def execute_all(link: Link, statements: Sequence[Statement]) -> list[psycopg.Cursor[Any]]:
+    """Run ``statements`` in one pipelined flight (no transaction of their own)."""
+    return _guarded(link, [_bound(statement) for statement in statements])
+
+
+def commit(link: Link) -> None:
+    """COMMIT the link's transaction in a flight of its own (with what it tracks)."""
+    _guarded(link, [], commit=True)
 
 
 @attrs.define
@@ -122,6 +165,14 @@ class Executor:
     _state: TransactionState | None = None
     #: Runs inside a block (atomic or a transaction): a batch ends it only if ``last``.
     _inner: bool = False
+    #: Where the repositories' reads go (read replicas); ``None``: this executor.
+    _reads: Executor | None = attrs.field(default=None, kw_only=True)
+
+    @property
+    def read(self) -> Executor:
+        """The executor of reads: statements that write nothing at all (a replica may run them)."""
+        reads = self._reads
+        return self if reads is None else reads
 
     def _translated(self) -> AbstractContextManager[None]:
         return translated(self._state)

@@ -10,12 +10,15 @@ deletes it at the end.
 
 The standby runs as the account that owns the primary's data directory when
 we are root (PostgreSQL refuses root: ``gearbox-db`` for the embedded server,
-``postgres`` for the machine's), else as ourselves. No replication slot: a
-slot left behind by a killed run would pin the WAL of a shared server
-forever; a test stops the standby for moments, far less than the WAL the
-primary keeps anyway. Where the server refuses replication connections (the
-machine's server has no ``replication`` line in ``pg_hba.conf``, and it is
-not ours to edit) :class:`StandbyUnavailableError` says so.
+``postgres`` for the machine's), else as ourselves. A standby of the run's
+throwaway server streams through a replication slot (dropped with it):
+without one, a standby stopped while tests create databases (each ``CREATE
+DATABASE`` checkpoints) found its WAL recycled and never streamed again. Of an
+existing server (``--gearbox-db-url``): no slot, which a killed run would
+leave pinning that shared server's WAL forever. Where the server refuses
+replication connections (the machine's server has no ``replication`` line in
+``pg_hba.conf``, and it is not ours to edit) :class:`StandbyUnavailableError`
+says so.
 """
 
 from __future__ import annotations
@@ -119,8 +122,9 @@ class Standby:
             run_tool(self.tools, "pg_ctl", args, self.runner)
 
     def remove(self) -> None:
-        """Stop the standby and delete its directory."""
+        """Stop the standby, drop its replication slot and delete its directory."""
         self.stop()
+        _drop_slot(self.primary_conninfo, self.name)
         shutil.rmtree(self.home, ignore_errors=True)
         atexit.unregister(self.remove)
 
@@ -268,7 +272,26 @@ def _probe(server: TestServer) -> tuple[Binaries, Account, dict[str, str]]:
     return tools, _runner(server, Path(facts["data_directory"])), facts
 
 
-def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account) -> None:
+def _drop_slot(primary: str, slot: str, timeout: float = 10) -> None:
+    """Drop the standby's replication slot on the primary, once the stopped standby's
+    WAL sender has let go of it (nothing if there is no such slot, or no primary)."""
+    deadline = time.monotonic() + timeout
+    query = "SELECT active FROM pg_replication_slots WHERE slot_name = %s"
+    with (
+        contextlib.suppress(psycopg.Error, ConfigurationError),
+        psycopg.connect(primary, autocommit=True, connect_timeout=5) as conn,
+    ):
+        while (row := conn.execute(query, (slot,)).fetchone()) is not None and row[0]:
+            _tick(deadline, f"replication slot {slot} still active after {timeout} s")
+        if row is not None:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+
+
+def _backup(
+    server: TestServer, data_dir: Path, tools: Binaries, runner: Account, slot: str | None
+) -> None:
+    """``pg_basebackup -R``, with a physical replication slot ``slot`` (``-C -S``)
+    if given: the primary keeps the WAL a stopped standby still needs."""
     params = conninfo_to_dict(server.conninfo)
     params.pop("dbname", None)
     password = params.pop("password", None)
@@ -282,6 +305,8 @@ def _backup(server: TestServer, data_dir: Path, tools: Binaries, runner: Account
         params["passfile"] = str(passfile)
     conninfo = make_conninfo(**{key: str(value) for key, value in params.items() if value})
     args = ["-D", str(data_dir), "-d", conninfo, "-R", "-X", "stream"]
+    if slot is not None:
+        args += ["-C", "-S", slot]
     run_tool(tools, "pg_basebackup", [*args, "-c", "fast", "-N", "--no-manifest", "-w"], runner)
 
 
@@ -353,7 +378,8 @@ def make_standby(server: TestServer, base: Path | None = None) -> Standby:
         options=options,
     )
     try:
-        _backup(server, data_dir, tools, runner)
+        slot = name if server.data_dir is not None else None  # our own throwaway server
+        _backup(server, data_dir, tools, runner, slot)
         _complete_config(data_dir, settings, runner)
         standby.start()
     except BaseException:

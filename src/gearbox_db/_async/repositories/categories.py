@@ -18,17 +18,17 @@ class AsyncCategoryRepository:
     async def list(self) -> tuple[CategorySummary, ...]:
         """Every category, by name, with its number of items and their total
         weight and cost (each counting every unit)."""
-        rows = await self._x.all(q.list_summaries())
+        rows = await self._x.read.all(q.list_summaries())
         return q.to_summaries(rows)
 
     async def get(self, category_id: int) -> Category:
         """The category with this id (NotFoundError if none)."""
-        row = await self._x.first(q.get(category_id))
+        row = await self._x.read.first(q.get(category_id))
         return q.to_category(row, category_id)
 
     async def get_by_name(self, name: str) -> Category:
         """The category with exactly this name (NotFoundError if none)."""
-        row = await self._x.first(q.get_by_name(name))
+        row = await self._x.read.first(q.get_by_name(name))
         return q.to_category(row, name)
 
     async def uncategorized(self) -> Category:

@@ -31,7 +31,7 @@ class AsyncItemRepository:
 
     async def get(self, item_id: int) -> Item:
         """The item with this id (NotFoundError if none)."""
-        return q.to_item(await self._x.first(q.get(item_id)), item_id)
+        return q.to_item(await self._x.read.first(q.get(item_id)), item_id)
 
     async def list(
         self,
@@ -65,7 +65,7 @@ class AsyncItemRepository:
             cursor=cursor,
             include_total=include_total,
         )
-        return pages.to_page(await self._x.all(pages.page(request)), request)
+        return pages.to_page(await self._x.read.all(pages.page(request)), request)
 
     async def update(self, item_id: int, **fields: Unpack[ItemChanges]) -> Item:
         """Change the given fields (:class:`~gearbox_db.shapes.ItemChanges`) and leave
@@ -87,4 +87,4 @@ class AsyncItemRepository:
     async def totals(self) -> CollectionTotals:
         """Units, weight and cost of the whole collection (each item counts
         ``quantity`` times), and the number of items without a weight."""
-        return q.to_totals(await self._x.first(q.totals()))
+        return q.to_totals(await self._x.read.first(q.totals()))

@@ -49,7 +49,7 @@ class AsyncOAuthRepository:
 
     async def get_client(self, client_id: str) -> OAuthClient:
         """The client ``client_id`` (NotFoundError if none)."""
-        return q.to_client(await self._x.first(q.get_client(client_id)), client_id)
+        return q.to_client(await self._x.read.first(q.get_client(client_id)), client_id)
 
     async def issue_code(
         self,
@@ -148,7 +148,7 @@ class AsyncOAuthRepository:
         """The user and token of ``raw_access_token``; ``None`` if it is unknown,
         expired or revoked. One statement."""
         statement = qt.validate_access(raw_access_token, at(self._clock))
-        return qt.to_grant(await self._x.first(statement))
+        return qt.to_grant(await self._x.read.first(statement))
 
     async def refresh(
         self,

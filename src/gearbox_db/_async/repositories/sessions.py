@@ -57,7 +57,8 @@ class AsyncSessionRepository:
             renew_every=renew_every,
             max_lifetime=max_lifetime,
         )
-        return q.to_user(await self._x.first(statement))
+        x = self._x.read if renew_to is None else self._x  # renewing writes
+        return q.to_user(await x.first(statement))
 
     async def delete(self, raw_token: str) -> bool:
         """Log out: delete the session of ``raw_token``; whether there was one

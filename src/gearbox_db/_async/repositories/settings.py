@@ -14,12 +14,12 @@ class AsyncSettingRepository:
 
     async def get(self, key: str) -> str:
         """The value of ``key`` (NotFoundError if it is not set)."""
-        value = await self._x.scalar(q.get(key))
+        value = await self._x.read.scalar(q.get(key))
         return q.to_value(value, key)
 
     async def get_all(self) -> dict[str, str]:
         """Every setting, as a dict."""
-        rows = await self._x.all(q.get_all())
+        rows = await self._x.read.all(q.get_all())
         return q.to_dict(rows)
 
     async def set(self, key: str, value: str) -> None:

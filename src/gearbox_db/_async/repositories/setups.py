@@ -45,7 +45,7 @@ class AsyncSetupRepository:
         """The setup with its entries (item data and classification, ordered by
         category name, then item name) and its totals with the per-category
         breakdown, read in one query (NotFoundError if there is no such setup)."""
-        rows = await self._x.all(q.detail(setup_id))
+        rows = await self._x.read.all(q.detail(setup_id))
         return q.to_detail(rows, setup_id)
 
     async def list(
@@ -58,13 +58,13 @@ class AsyncSetupRepository:
         request = pages.paging(
             "setups", status=None, limit=limit, cursor=cursor, include_total=include_total
         )
-        rows = await self._x.all(pages.setups_page(request))
+        rows = await self._x.read.all(pages.setups_page(request))
         return pages.to_setup_page(rows, request)
 
     async def totals(self, setup_id: int) -> SetupTotals:
         """The setup's totals and their per-category breakdown (ordered by
         category name), in one query (NotFoundError if there is no such setup)."""
-        rows = await self._x.all(t.setup_totals(setup_id))
+        rows = await self._x.read.all(t.setup_totals(setup_id))
         return t.to_totals(rows, setup_id)
 
     async def rename(self, setup_id: int, *, name: str) -> Setup:

@@ -38,7 +38,7 @@ class AsyncThreadRepository:
 
     async def get(self, thread_id: int) -> ThreadDetail:
         """The thread with its candidates in their order (NotFoundError if none)."""
-        rows = await self._x.all(q.get(thread_id))
+        rows = await self._x.read.all(q.get(thread_id))
         return q.to_detail(rows, thread_id)
 
     async def list(
@@ -55,7 +55,7 @@ class AsyncThreadRepository:
         request = pages.paging(
             "threads", status=status, limit=limit, cursor=cursor, include_total=include_total
         )
-        rows = await self._x.all(pages.threads_page(request))
+        rows = await self._x.read.all(pages.threads_page(request))
         return pages.to_thread_page(rows, request)
 
     async def update(self, thread_id: int, **fields: Unpack[ThreadChanges]) -> Thread:

@@ -48,7 +48,7 @@ class ApiKeyRepository:
 
     def list_for_user(self, user_id: int) -> tuple[ApiKey, ...]:
         """The user's keys, oldest first (without the keys themselves)."""
-        return q.to_keys(self._x.all(q.list_for_user(user_id)))
+        return q.to_keys(self._x.read.all(q.list_for_user(user_id)))
 
     def delete(self, key_id: int, *, user_id: int | None = None) -> None:
         """Delete a key; with ``user_id``, only if it is that user's (NotFoundError

@@ -20,17 +20,17 @@ class CategoryRepository:
     def list(self) -> tuple[CategorySummary, ...]:
         """Every category, by name, with its number of items and their total
         weight and cost (each counting every unit)."""
-        rows = self._x.all(q.list_summaries())
+        rows = self._x.read.all(q.list_summaries())
         return q.to_summaries(rows)
 
     def get(self, category_id: int) -> Category:
         """The category with this id (NotFoundError if none)."""
-        row = self._x.first(q.get(category_id))
+        row = self._x.read.first(q.get(category_id))
         return q.to_category(row, category_id)
 
     def get_by_name(self, name: str) -> Category:
         """The category with exactly this name (NotFoundError if none)."""
-        row = self._x.first(q.get_by_name(name))
+        row = self._x.read.first(q.get_by_name(name))
         return q.to_category(row, name)
 
     def uncategorized(self) -> Category:

@@ -33,7 +33,7 @@ class ItemRepository:
 
     def get(self, item_id: int) -> Item:
         """The item with this id (NotFoundError if none)."""
-        return q.to_item(self._x.first(q.get(item_id)), item_id)
+        return q.to_item(self._x.read.first(q.get(item_id)), item_id)
 
     def list(
         self,
@@ -67,7 +67,7 @@ class ItemRepository:
             cursor=cursor,
             include_total=include_total,
         )
-        return pages.to_page(self._x.all(pages.page(request)), request)
+        return pages.to_page(self._x.read.all(pages.page(request)), request)
 
     def update(self, item_id: int, **fields: Unpack[ItemChanges]) -> Item:
         """Change the given fields (:class:`~gearbox_db.shapes.ItemChanges`) and leave
@@ -89,4 +89,4 @@ class ItemRepository:
     def totals(self) -> CollectionTotals:
         """Units, weight and cost of the whole collection (each item counts
         ``quantity`` times), and the number of items without a weight."""
-        return q.to_totals(self._x.first(q.totals()))
+        return q.to_totals(self._x.read.first(q.totals()))

@@ -51,7 +51,7 @@ class OAuthRepository:
 
     def get_client(self, client_id: str) -> OAuthClient:
         """The client ``client_id`` (NotFoundError if none)."""
-        return q.to_client(self._x.first(q.get_client(client_id)), client_id)
+        return q.to_client(self._x.read.first(q.get_client(client_id)), client_id)
 
     def issue_code(
         self,
@@ -148,7 +148,7 @@ class OAuthRepository:
         """The user and token of ``raw_access_token``; ``None`` if it is unknown,
         expired or revoked. One statement."""
         statement = qt.validate_access(raw_access_token, at(self._clock))
-        return qt.to_grant(self._x.first(statement))
+        return qt.to_grant(self._x.read.first(statement))
 
     def refresh(
         self,

@@ -59,7 +59,8 @@ class SessionRepository:
             renew_every=renew_every,
             max_lifetime=max_lifetime,
         )
-        return q.to_user(self._x.first(statement))
+        x = self._x.read if renew_to is None else self._x  # renewing writes
+        return q.to_user(x.first(statement))
 
     def delete(self, raw_token: str) -> bool:
         """Log out: delete the session of ``raw_token``; whether there was one

@@ -16,12 +16,12 @@ class SettingRepository:
 
     def get(self, key: str) -> str:
         """The value of ``key`` (NotFoundError if it is not set)."""
-        value = self._x.scalar(q.get(key))
+        value = self._x.read.scalar(q.get(key))
         return q.to_value(value, key)
 
     def get_all(self) -> dict[str, str]:
         """Every setting, as a dict."""
-        rows = self._x.all(q.get_all())
+        rows = self._x.read.all(q.get_all())
         return q.to_dict(rows)
 
     def set(self, key: str, value: str) -> None:

@@ -40,7 +40,7 @@ class ThreadRepository:
 
     def get(self, thread_id: int) -> ThreadDetail:
         """The thread with its candidates in their order (NotFoundError if none)."""
-        rows = self._x.all(q.get(thread_id))
+        rows = self._x.read.all(q.get(thread_id))
         return q.to_detail(rows, thread_id)
 
     def list(
@@ -57,7 +57,7 @@ class ThreadRepository:
         request = pages.paging(
             "threads", status=status, limit=limit, cursor=cursor, include_total=include_total
         )
-        rows = self._x.all(pages.threads_page(request))
+        rows = self._x.read.all(pages.threads_page(request))
         return pages.to_thread_page(rows, request)
 
     def update(self, thread_id: int, **fields: Unpack[ThreadChanges]) -> Thread:

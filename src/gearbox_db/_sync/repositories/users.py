@@ -47,11 +47,11 @@ class UserRepository:
 
     def get(self, user_id: int) -> User:
         """The user with this id (NotFoundError if none)."""
-        return q.to_user(self._x.first(q.get(user_id)), user_id)
+        return q.to_user(self._x.read.first(q.get(user_id)), user_id)
 
     def get_by_username(self, username: str) -> User:
         """The user with exactly this username (NotFoundError if none)."""
-        return q.to_user(self._x.first(q.get_by_username(username)), username)
+        return q.to_user(self._x.read.first(q.get_by_username(username)), username)
 
     def verify_password(self, username: str, password: str) -> User | None:
         """The user if ``password`` is theirs, else ``None`` (unknown username too).
