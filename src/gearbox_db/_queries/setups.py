@@ -40,7 +40,7 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries import totals as t
+from gearbox_db._queries import totals as totals_q
 from gearbox_db._queries._common import AnyRow, checked, columns_for, found, row_to
 from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries._projection import Projection
@@ -86,12 +86,12 @@ __all__ = [
 #: ``(item_id, classification)`` pairs.
 Entries = Mapping[int, Classification] | Sequence[tuple[int, Classification]]
 
-s = setups.c
-si = setup_items.c
+setups_c = setups.c
+setup_items_c = setup_items.c
 _COLUMNS: Final = columns_for(Setup, setups)
 #: The fields of an entry besides its item (its columns in ``setup_items``).
 _ENTRY_FIELDS: Final = tuple(f.name for f in attrs.fields(SetupEntry) if f.name != "item")
-_ENTRY_COLUMNS: Final = tuple(si[name] for name in _ENTRY_FIELDS)
+_ENTRY_COLUMNS: Final = tuple(setup_items_c[name] for name in _ENTRY_FIELDS)
 _NEW_CHECKS: Final = checks_of(NewEntry)
 _NEW_DEFAULTS: Final = defaults_of(NewEntry)
 _CHANGE_CHECKS: Final = checks_of(EntryChanges)
@@ -102,17 +102,17 @@ _ITEM_COLUMNS: Final = columns_for(
 #: Rows of :func:`add_item` and :func:`set_classification`: the item, the entry's fields.
 _ENTRY_ROW: Final = Projection(item=_ITEM_COLUMNS, entry=_ENTRY_COLUMNS)
 #: Rows of :func:`list_summaries`: the setup and its totals.
-_SUMMARY: Final = Projection(setup=_COLUMNS, totals=t.figures())
+_SUMMARY: Final = Projection(setup=_COLUMNS, totals=totals_q.figures())
 #: Rows of :func:`detail`: the setup, an entry (item, entry fields; NULLs when
 #: there is none), the setup's totals and those of the entry's category.
 _DETAIL_ROW: Final = Projection(
     setup=_COLUMNS,
     item=_ITEM_COLUMNS,
     entry=_ENTRY_COLUMNS,
-    overall=t.figures(lambda aggregate: aggregate.over()),
-    category=t.figures(lambda aggregate: aggregate.over(partition_by=categories.c.id)),
+    overall=totals_q.figures(lambda aggregate: aggregate.over()),
+    category=totals_q.figures(lambda aggregate: aggregate.over(partition_by=categories.c.id)),
 )
-_SETUP_ID: Final = t.SETUP_ID
+_SETUP_ID: Final = totals_q.SETUP_ID
 
 
 def _setup_id(setup_id: int) -> int:
@@ -137,7 +137,7 @@ def rename(setup_id: int, name: str) -> Update:
     """Rename a setup."""
     return (
         update_(setups)
-        .where(s.id == _setup_id(setup_id))
+        .where(setups_c.id == _setup_id(setup_id))
         .values(name=v.name(name))
         .returning(*_COLUMNS)
     )
@@ -145,7 +145,7 @@ def rename(setup_id: int, name: str) -> Update:
 
 def delete(setup_id: int) -> Delete:
     """Delete a setup (its entries go with it)."""
-    return delete_(setups).where(s.id == _setup_id(setup_id))
+    return delete_(setups).where(setups_c.id == _setup_id(setup_id))
 
 
 def deleted(count: int, setup_id: int) -> None:
@@ -156,9 +156,9 @@ def deleted(count: int, setup_id: int) -> None:
 def _list_summaries() -> Select[Any]:
     return (
         select(*_SUMMARY.columns)
-        .select_from(t.entries_join(with_categories=False))
-        .group_by(s.id)
-        .order_by(s.name, s.id)
+        .select_from(totals_q.entries_join(with_categories=False))
+        .group_by(setups_c.id)
+        .order_by(setups_c.name, setups_c.id)
     )
 
 
@@ -179,8 +179,8 @@ def to_summaries(rows: Sequence[AnyRow]) -> tuple[SetupSummary, ...]:
 def _detail() -> Select[Any]:
     return (
         select(*_DETAIL_ROW.columns)
-        .select_from(t.entries_join())
-        .where(s.id == _SETUP_ID)
+        .select_from(totals_q.entries_join())
+        .where(setups_c.id == _SETUP_ID)
         .order_by(categories.c.name, items.c.name, items.c.id)
     )
 
@@ -216,7 +216,7 @@ def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
 
 
 _LOCK: Final = Template(
-    lambda: select(s.id).where(s.id == _SETUP_ID).with_for_update(key_share=True)
+    lambda: select(setups_c.id).where(setups_c.id == _SETUP_ID).with_for_update(key_share=True)
 )
 
 
@@ -234,17 +234,17 @@ def touch(setup_id: int) -> Update:
     """Lock the setup's row and move its ``updated_at``; returns its id."""
     return (
         update_(setups)
-        .where(s.id == _setup_id(setup_id))
+        .where(setups_c.id == _setup_id(setup_id))
         .values(updated_at=func.now())
-        .returning(s.id)
+        .returning(setups_c.id)
     )
 
 
 def _touching(changed: CTE) -> CTE:
     """Move ``updated_at`` of the setups of the ``changed`` entries."""
     ids = select(changed.c.setup_id)
-    touched = update_(setups).where(s.id.in_(ids)).values(updated_at=func.now())
-    return touched.returning(s.id).cte("touched")
+    touched = update_(setups).where(setups_c.id.in_(ids)).values(updated_at=func.now())
+    return touched.returning(setups_c.id).cte("touched")
 
 
 def _entry_of(changed: Insert | Update) -> Select[Any]:
@@ -258,13 +258,13 @@ def _entry_of(changed: Insert | Update) -> Select[Any]:
 
 
 _ITEM_ID: Final = bindparam("item_id", type_=BigInteger)
-_RETURNED: Final = (si.setup_id, si.item_id, *_ENTRY_COLUMNS)
-_ENTRY: Final = (si.setup_id == _SETUP_ID) & (si.item_id == _ITEM_ID)
+_RETURNED: Final = (setup_items_c.setup_id, setup_items_c.item_id, *_ENTRY_COLUMNS)
+_ENTRY: Final = (setup_items_c.setup_id == _SETUP_ID) & (setup_items_c.item_id == _ITEM_ID)
 
 
 def _bound(names: Iterable[str]) -> dict[str, Any]:
     """A bound parameter for each named entry column, named and typed as it."""
-    return {name: bindparam(name, type_=si[name].type) for name in names}
+    return {name: bindparam(name, type_=setup_items_c[name].type) for name in names}
 
 
 _ADD: Final = Template(
@@ -347,7 +347,7 @@ def validate_entries(entries: object) -> tuple[list[int], list[Classification]]:
 
 def clear(setup_id: int) -> Delete:
     """Delete every entry of a setup."""
-    return delete_(setup_items).where(si.setup_id == _setup_id(setup_id))
+    return delete_(setup_items).where(setup_items_c.setup_id == _setup_id(setup_id))
 
 
 def insert_entries(
