@@ -81,7 +81,8 @@ class AsyncSetupRepository:
         q.deleted(count, setup_id)
 
     async def add_item(self, setup_id: int, item_id: int, **entry: Unpack[NewEntry]) -> SetupEntry:
-        """Put a collection item in the setup.
+        """Put a collection item in the setup, with the entry's fields
+        (:class:`~gearbox_db.shapes.NewEntry`: ``classification="base"`` unless given).
 
         NotFoundError if there is no such setup; InvalidReferenceError if
         there is no such item; ConflictError if the item is already in the
@@ -105,7 +106,8 @@ class AsyncSetupRepository:
     async def set_classification(
         self, setup_id: int, item_id: int, **changes: Unpack[EntryChanges]
     ) -> SetupEntry:
-        """Classify an item of the setup as ``base``, ``worn`` or ``consumable``.
+        """Classify an item of the setup as ``base``, ``worn`` or ``consumable``
+        (and change any other field of :class:`~gearbox_db.shapes.EntryChanges`).
 
         NotFoundError if there is no such setup, or the item is not in it.
         """
