@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
+import attrs
 import pytest
 from sqlalchemy import Table
 
@@ -11,7 +12,8 @@ from gearbox_db import shapes
 from gearbox_db._queries import _validate as v
 from gearbox_db._queries._common import checked
 from gearbox_db.importer._tables import by_name
-from gearbox_db.schema import items, thread_candidates, threads
+from gearbox_db.records import SetupEntry
+from gearbox_db.schema import items, setup_items, thread_candidates, threads
 
 #: Each write shape and the table it writes.
 WRITES: dict[type[Any], Table] = {
@@ -21,6 +23,8 @@ WRITES: dict[type[Any], Table] = {
     shapes.CandidateChanges: thread_candidates,
     shapes.NewThread: threads,
     shapes.ThreadChanges: threads,
+    shapes.NewEntry: setup_items,
+    shapes.EntryChanges: setup_items,
 }
 
 
@@ -55,6 +59,17 @@ def test_a_new_thing_and_its_changes_have_the_same_fields() -> None:
     )
     assert shapes.ItemChanges.__required_keys__ == frozenset()
     assert shapes.NewItem.__required_keys__ == {"name", "category_id"}
+
+
+def test_the_entry_shapes_are_the_entry_record_s_fields_each_with_a_default() -> None:
+    """The setups statements take an entry's columns from :class:`SetupEntry`:
+    the shapes must name the same fields, and a new entry must default each one."""
+    fields = {field.name for field in attrs.fields(SetupEntry)} - {"item"}
+    assert set(shapes.checks_of(shapes.NewEntry)) == fields
+    assert set(shapes.checks_of(shapes.EntryChanges)) == fields
+    assert set(shapes.defaults_of(shapes.NewEntry)) == fields
+    assert shapes.defaults_of(shapes.NewEntry)["classification"] == "base"
+    assert shapes.EntryChanges.__required_keys__ == {"classification"}
 
 
 def test_a_field_without_a_check_fails_when_declared() -> None:

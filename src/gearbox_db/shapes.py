@@ -32,25 +32,29 @@ from typing import (
 )
 
 from gearbox_db._queries import _validate as v
-from gearbox_db.records import CandidateStatus
-from gearbox_db.schema import CANDIDATE_STATUSES
+from gearbox_db.records import CandidateStatus, Classification
+from gearbox_db.schema import CANDIDATE_STATUSES, CLASSIFICATIONS
 
 __all__ = [
     "UNSET",
     "CandidateChanges",
     "CandidateDetails",
     "Check",
+    "Default",
+    "EntryChanges",
     "GearDetails",
     "ItemChanges",
     "ItemDetails",
     "Named",
     "NewCandidate",
+    "NewEntry",
     "NewItem",
     "NewThread",
     "Renamed",
     "ThreadChanges",
     "Unset",
     "checks_of",
+    "defaults_of",
 ]
 
 
@@ -78,8 +82,22 @@ UNSET: Final = Unset()
 Check: TypeAlias = Callable[[Any, str], object]
 
 
+class Default:
+    """Marks a field's value when a new row leaves it out:
+    ``Annotated[int, check, Default(0)]`` (see :func:`defaults_of`)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
 def _candidate_status(value: object, field: str) -> str:
     return v.choice(value, CANDIDATE_STATUSES, field)
+
+
+def _classification(value: object, field: str) -> str:
+    return v.choice(value, CLASSIFICATIONS, field)
 
 
 class Named(TypedDict):
@@ -150,6 +168,19 @@ class ThreadChanges(Renamed, total=False):
     """Changes to a thread: its name and/or category."""
 
 
+class NewEntry(TypedDict, total=False):
+    """A new entry of a setup (an item is put in it): its fields besides the
+    item, each with its :class:`Default`."""
+
+    classification: Annotated[Classification, _classification, Default("base")]
+
+
+class EntryChanges(TypedDict, total=False):
+    """Changes to an entry of a setup (``classification`` must be given)."""
+
+    classification: Required[Annotated[Classification, _classification]]
+
+
 _KNOWN: dict[type[Any], Mapping[str, Check]] = {}
 
 
@@ -170,8 +201,29 @@ def checks_of(shape: type[Mapping[str, Any]]) -> Mapping[str, Check]:
     return checks
 
 
+def defaults_of(shape: type[Mapping[str, Any]]) -> Mapping[str, object]:
+    """The :class:`Default` value of each field of ``shape`` that declares one."""
+    defaults: dict[str, object] = {}
+    for field, hint in get_type_hints(shape, include_extras=True).items():
+        while get_origin(hint) in (Required, NotRequired):
+            (hint,) = get_args(hint)
+        for mark in getattr(hint, "__metadata__", ()):
+            if isinstance(mark, Default):
+                defaults[field] = mark.value
+    return defaults
+
+
 # Every shape is checked here, at import: a field without a check fails now.
 _CHECKED: Final = {
     shape: checks_of(shape)
-    for shape in (NewItem, ItemChanges, NewCandidate, CandidateChanges, NewThread, ThreadChanges)
+    for shape in (
+        NewItem,
+        ItemChanges,
+        NewCandidate,
+        CandidateChanges,
+        NewThread,
+        ThreadChanges,
+        NewEntry,
+        EntryChanges,
+    )
 }

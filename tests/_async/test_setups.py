@@ -213,6 +213,17 @@ async def test_set_classification(db: AsyncDatabase) -> None:
     assert await _entries(db, setup.id) == {first: "consumable"}
 
 
+async def test_entry_fields_are_checked_as_keyword_arguments(db: AsyncDatabase) -> None:
+    [item] = await _items(db, 1)
+    setup = await db.setups.create(name="Keywords")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        await db.setups.add_item(setup.id, item, colour="red")  # type: ignore[call-arg]
+    await db.setups.add_item(setup.id, item)
+    with pytest.raises(TypeError, match="missing required keyword argument 'classification'"):
+        await db.setups.set_classification(setup.id, item)  # type: ignore[call-arg]
+    assert await _entries(db, setup.id) == {item: "base"}
+
+
 async def test_entry_changes_move_updated_at(db: AsyncDatabase) -> None:
     [item] = await _items(db, 1)
     setup = await db.setups.create(name="Touched")

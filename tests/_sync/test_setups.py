@@ -211,6 +211,17 @@ def test_set_classification(db: Database) -> None:
     assert _entries(db, setup.id) == {first: "consumable"}
 
 
+def test_entry_fields_are_checked_as_keyword_arguments(db: Database) -> None:
+    [item] = _items(db, 1)
+    setup = db.setups.create(name="Keywords")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        db.setups.add_item(setup.id, item, colour="red")  # type: ignore[call-arg]
+    db.setups.add_item(setup.id, item)
+    with pytest.raises(TypeError, match="missing required keyword argument 'classification'"):
+        db.setups.set_classification(setup.id, item)  # type: ignore[call-arg]
+    assert _entries(db, setup.id) == {item: "base"}
+
+
 def test_entry_changes_move_updated_at(db: Database) -> None:
     [item] = _items(db, 1)
     setup = db.setups.create(name="Touched")

@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 Now = ColumnElement[datetime]
-k = api_keys.c
+api_keys_c = api_keys.c
 _COLUMNS = columns_for(ApiKey, api_keys)
 #: Characters of a key kept for display (``gb_`` and 5 random characters).
 PREFIX_LENGTH: Final = 8
@@ -62,11 +62,13 @@ def to_new_key(row: AnyRow | None, key: str) -> NewApiKey:
 
 
 def _authenticate() -> Select[Any]:
-    live = (k.key_hash == bindparam("key_hash"), k.expires_at > NOW)
+    live = (api_keys_c.key_hash == bindparam("key_hash"), api_keys_c.expires_at > NOW)
     every = bindparam("record_every", type_=Interval)
-    stale = or_(k.last_used_at.is_(None), k.last_used_at <= NOW - every)
+    stale = or_(api_keys_c.last_used_at.is_(None), api_keys_c.last_used_at <= NOW - every)
     recorded = update_(api_keys).where(*live, stale).values(last_used_at=NOW).cte("recorded")
-    statement = select(*USER_COLUMNS).select_from(api_keys.join(users, users.c.id == k.user_id))
+    statement = select(*USER_COLUMNS).select_from(
+        api_keys.join(users, users.c.id == api_keys_c.user_id)
+    )
     return statement.where(*live).add_cte(recorded)
 
 
@@ -87,7 +89,7 @@ def authenticate(raw_key: str, now: datetime | None, record_every: timedelta) ->
 
 def delete_all_for_user(user_id: int) -> Delete:
     """Delete every key of a user."""
-    return delete_(api_keys).where(k.user_id == v.identifier(user_id, "user_id"))
+    return delete_(api_keys).where(api_keys_c.user_id == v.identifier(user_id, "user_id"))
 
 
 def to_user(row: AnyRow | None) -> User | None:
@@ -98,7 +100,11 @@ def to_user(row: AnyRow | None) -> User | None:
 def list_for_user(user_id: int) -> Select[Any]:
     """The keys of a user, oldest first."""
     user = v.identifier(user_id, "user_id")
-    return select(*_COLUMNS).where(k.user_id == user).order_by(k.created_at, k.id)
+    return (
+        select(*_COLUMNS)
+        .where(api_keys_c.user_id == user)
+        .order_by(api_keys_c.created_at, api_keys_c.id)
+    )
 
 
 def to_keys(rows: Any) -> tuple[ApiKey, ...]:
@@ -108,9 +114,9 @@ def to_keys(rows: Any) -> tuple[ApiKey, ...]:
 
 def delete(key_id: int, user_id: int | None) -> Delete:
     """Delete a key (only if it belongs to ``user_id``, when given)."""
-    statement = delete_(api_keys).where(k.id == v.identifier(key_id, "key_id"))
+    statement = delete_(api_keys).where(api_keys_c.id == v.identifier(key_id, "key_id"))
     if user_id is not None:
-        statement = statement.where(k.user_id == v.identifier(user_id, "user_id"))
+        statement = statement.where(api_keys_c.user_id == v.identifier(user_id, "user_id"))
     return statement
 
 

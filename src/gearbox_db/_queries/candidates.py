@@ -59,7 +59,7 @@ __all__ = [
 #: a move may split before the thread is renumbered.
 MIN_GAP: Final = 1e-9
 
-tc = thread_candidates.c
+thread_candidates_c = thread_candidates.c
 _COLUMNS = columns_for(Candidate, thread_candidates)
 
 
@@ -77,7 +77,9 @@ def lock_thread(thread_id: int) -> Select[Any]:
 
 def lock_thread_of(candidate_id: int) -> Select[Any]:
     """Id of the candidate's thread, locked as by :func:`lock_thread`."""
-    owner = select(tc.thread_id).where(tc.id == v.identifier(candidate_id, "candidate_id"))
+    owner = select(thread_candidates_c.thread_id).where(
+        thread_candidates_c.id == v.identifier(candidate_id, "candidate_id")
+    )
     return select(threads.c.id).where(threads.c.id == owner.scalar_subquery()).with_for_update()
 
 
@@ -96,8 +98,8 @@ def add(thread_id: int, fields: NewCandidate) -> Insert:
     if "category_id" not in values:
         own = select(threads.c.category_id).where(threads.c.id == thread_key)
         values["category_id"] = own.scalar_subquery()
-    last = select(func.coalesce(func.max(tc.sort_order) + 1.0, 0.0)).where(
-        tc.thread_id == thread_key
+    last = select(func.coalesce(func.max(thread_candidates_c.sort_order) + 1.0, 0.0)).where(
+        thread_candidates_c.thread_id == thread_key
     )
     values.update(thread_id=thread_key, sort_order=last.scalar_subquery())
     return insert_(thread_candidates).values(values).returning(*_COLUMNS)
@@ -113,7 +115,7 @@ def update(candidate_id: int, **fields: Unpack[CandidateChanges]) -> Update:
     changes = patch(fields, _CHECKS)
     return (
         update_(thread_candidates)
-        .where(tc.id == v.identifier(candidate_id, "candidate_id"))
+        .where(thread_candidates_c.id == v.identifier(candidate_id, "candidate_id"))
         .values(changes)
         .returning(*_COLUMNS)
     )
@@ -121,7 +123,9 @@ def update(candidate_id: int, **fields: Unpack[CandidateChanges]) -> Update:
 
 def delete(candidate_id: int) -> Delete:
     """Delete a candidate (a thread it resolved keeps its status, without the link)."""
-    return delete_(thread_candidates).where(tc.id == v.identifier(candidate_id, "candidate_id"))
+    return delete_(thread_candidates).where(
+        thread_candidates_c.id == v.identifier(candidate_id, "candidate_id")
+    )
 
 
 @attrs.frozen
@@ -153,7 +157,9 @@ class Move:
 def order_of(thread_id: int) -> Select[Any]:
     """Ids and sort orders of the thread's candidates, in their order."""
     return (
-        select(tc.id, tc.sort_order).where(tc.thread_id == thread_id).order_by(tc.sort_order, tc.id)
+        select(thread_candidates_c.id, thread_candidates_c.sort_order)
+        .where(thread_candidates_c.thread_id == thread_id)
+        .order_by(thread_candidates_c.sort_order, thread_candidates_c.id)
     )
 
 
@@ -215,7 +221,7 @@ def place(order: Sequence[AnyRow], move: Move, thread_id: int) -> Update:
     )
     return (
         update_(thread_candidates)
-        .where(tc.id == new.c.id)
+        .where(thread_candidates_c.id == new.c.id)
         .values(sort_order=new.c.sort_order)
         .returning(*_COLUMNS)
     )

@@ -48,19 +48,19 @@ __all__ = [
     "update",
 ]
 
-c = categories.c
+categories_c = categories.c
 _COLUMNS = columns_for(Category, categories)
 _CHECKS: Checks = {"name": v.key, "icon": v.name}
 
 
 def get(category_id: int) -> Select[Any]:
     """The category with id ``category_id``."""
-    return select(*_COLUMNS).where(c.id == v.identifier(category_id, "category_id"))
+    return select(*_COLUMNS).where(categories_c.id == v.identifier(category_id, "category_id"))
 
 
 def get_by_name(name: str) -> Select[Any]:
     """The category named exactly ``name``."""
-    return select(*_COLUMNS).where(c.name == v.name(name))
+    return select(*_COLUMNS).where(categories_c.name == v.name(name))
 
 
 def to_category(row: AnyRow | None, key: object) -> Category:
@@ -71,16 +71,16 @@ def to_category(row: AnyRow | None, key: object) -> Category:
 def list_summaries() -> Select[Any]:
     """Every category with its item count, total weight and cost, by name: read from
     ``category_totals`` (one row per category, kept by triggers), not from the items."""
-    t = category_totals.c
+    category_totals_c = category_totals.c
     return (
         select(
             *_COLUMNS,
-            func.coalesce(t.item_count, 0),
-            grams_of_numeric(func.coalesce(t.weight_grams, 0)),
-            func.coalesce(t.cost_cents, 0),
+            func.coalesce(category_totals_c.item_count, 0),
+            grams_of_numeric(func.coalesce(category_totals_c.weight_grams, 0)),
+            func.coalesce(category_totals_c.cost_cents, 0),
         )
-        .outerjoin(category_totals, t.category_id == c.id)
-        .order_by(c.name, c.id)
+        .outerjoin(category_totals, category_totals_c.category_id == categories_c.id)
+        .order_by(categories_c.name, categories_c.id)
     )
 
 
@@ -107,7 +107,12 @@ def lock(category_id: int) -> Select[Any]:
 def update(category_id: int, *, name: object, icon: object) -> Update:
     """Rename and/or re-icon a category (fields :data:`UNSET` are left alone)."""
     values = patch({"name": name, "icon": icon}, _CHECKS)
-    return update_(categories).where(c.id == category_id).values(values).returning(*_COLUMNS)
+    return (
+        update_(categories)
+        .where(categories_c.id == category_id)
+        .values(values)
+        .returning(*_COLUMNS)
+    )
 
 
 def guarded(row: AnyRow | None, category_id: int, *, changing_name: bool = True) -> Category:
@@ -124,11 +129,11 @@ def ensure_uncategorized() -> Select[Any]:
     inserted = (
         pg_insert(categories)
         .values(name=UNCATEGORIZED)
-        .on_conflict_do_nothing(index_elements=[c.name])
-        .returning(c.id)
+        .on_conflict_do_nothing(index_elements=[categories_c.name])
+        .returning(categories_c.id)
         .cte("inserted")
     )
-    existing = select(c.id).where(c.name == UNCATEGORIZED)
+    existing = select(categories_c.id).where(categories_c.name == UNCATEGORIZED)
     return select(union_all(select(inserted.c.id), existing).subquery().c.id).limit(1)
 
 
@@ -160,4 +165,4 @@ def move_contents(category_id: int, target_id: int) -> list[Update]:
 
 def delete(category_id: int) -> Delete:
     """Delete a category (its contents must have been moved first)."""
-    return delete_(categories).where(c.id == category_id)
+    return delete_(categories).where(categories_c.id == category_id)

@@ -43,7 +43,7 @@ from gearbox_db.schema import items, last_key
 
 __all__ = ["SORTS", "Listing", "listing", "page", "records", "to_page"]
 
-c = items.c
+items_c = items.c
 SORTS: Final[tuple[ItemSort, ...]] = ("name", "weight", "price", "created")
 _SORT_COLUMNS: Final = {
     "name": "name",
@@ -105,9 +105,9 @@ def listing(
 def _filters(request: Listing) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if request.category_id is not None:
-        conditions.append(c.category_id == request.category_id)
+        conditions.append(items_c.category_id == request.category_id)
     if request.search is not None:
-        conditions.append(func.lower(c.name).like(func.lower(_pattern(request.search)), "\\"))
+        conditions.append(func.lower(items_c.name).like(func.lower(_pattern(request.search)), "\\"))
     return conditions
 
 
@@ -136,8 +136,8 @@ def _after(request: Listing) -> ColumnElement[bool]:
     """Rows after ``request.after`` in the listing's order: one range of its index."""
     assert request.after is not None
     value, last_id = request.after
-    column = c[_SORT_COLUMNS[request.sort]]
-    row = tuple_(*_keys(request, column), c.id)
+    column = items_c[_SORT_COLUMNS[request.sort]]
+    row = tuple_(*_keys(request, column), items_c.id)
     last = tuple_(*_keys(request, literal(value, column.type)), literal(last_id, BigInteger))
     return row < last if request.descending else row > last
 
@@ -152,8 +152,8 @@ def page(request: Listing) -> Select[Any]:
         # The ids first: the planner may walk the sort's index reading only the index
         # (names are in it) until the page is full, or take the trigram index's matches
         # and sort them, whichever its statistics say is cheaper; then the page's rows.
-        ids = select(c.id).where(*matching).order_by(*_order(request, items))
-        matching = [c.id.in_(ids.limit(request.limit + 1).scalar_subquery())]
+        ids = select(items_c.id).where(*matching).order_by(*_order(request, items))
+        matching = [items_c.id.in_(ids.limit(request.limit + 1).scalar_subquery())]
     statement = (
         select(*COLUMNS)
         .select_from(JOINED)

@@ -47,8 +47,8 @@ __all__ = [
     "with_category",
 ]
 
-c = items.c
-k = categories.c
+items_c = items.c
+categories_c = categories.c
 
 
 #: Validators of the writable fields (each raises ValidationError naming its field).
@@ -63,15 +63,15 @@ def _columns(source: FromClause) -> list[Any]:
     return columns_for(
         Item,
         source,
-        category_name=k.name.label("category_name"),
-        category_icon=k.icon.label("category_icon"),
+        category_name=categories_c.name.label("category_name"),
+        category_icon=categories_c.icon.label("category_icon"),
     )
 
 
 #: The :class:`Item` columns, in field order, of :data:`JOINED`.
 COLUMNS: Final = _columns(items)
 #: ``items JOIN categories``.
-JOINED: Final = items.join(categories, k.id == c.category_id)
+JOINED: Final = items.join(categories, categories_c.id == items_c.category_id)
 
 
 def with_category(written: FromClause) -> Select[Any]:
@@ -79,12 +79,12 @@ def with_category(written: FromClause) -> Select[Any]:
     every items column) joined with their category: one statement for a write that
     returns items."""
     return select(*_columns(written)).select_from(
-        written.join(categories, k.id == written.c.category_id)
+        written.join(categories, categories_c.id == written.c.category_id)
     )
 
 
 _GET: Final = Template(
-    lambda: select(*COLUMNS).select_from(JOINED).where(c.id == bindparam("item_id"))
+    lambda: select(*COLUMNS).select_from(JOINED).where(items_c.id == bindparam("item_id"))
 )
 
 
@@ -121,7 +121,7 @@ def update(item_id: int, **fields: Unpack[ItemChanges]) -> Select[Any]:
     changes = patch(fields, _FIELDS)
     updated = (
         update_(items)
-        .where(c.id == v.identifier(item_id, "item_id"))
+        .where(items_c.id == v.identifier(item_id, "item_id"))
         .values(changes)
         .returning(*items.c)
         .cte("updated")
@@ -131,7 +131,7 @@ def update(item_id: int, **fields: Unpack[ItemChanges]) -> Select[Any]:
 
 def duplicate(item_id: int) -> Select[Any]:
     """Copy an item (new id and timestamps) with one ``INSERT ... SELECT``."""
-    source = select(*_COPIED).where(c.id == v.identifier(item_id, "item_id"))
+    source = select(*_COPIED).where(items_c.id == v.identifier(item_id, "item_id"))
     copied = (
         insert_(items)
         .from_select([column.name for column in _COPIED], source)
@@ -143,7 +143,7 @@ def duplicate(item_id: int) -> Select[Any]:
 
 def delete(item_id: int) -> Delete:
     """Delete an item."""
-    return delete_(items).where(c.id == v.identifier(item_id, "item_id"))
+    return delete_(items).where(items_c.id == v.identifier(item_id, "item_id"))
 
 
 def deleted(count: int, item_id: int) -> None:
@@ -155,12 +155,12 @@ def totals() -> Select[Any]:
     """Units, weight and cost of the whole collection (every unit), and the
     number of items without a weight: the sums of ``category_totals`` (one row
     per category, kept by triggers), not an aggregate over ``items``."""
-    t = category_totals.c
+    category_totals_c = category_totals.c
     return select(
-        func.coalesce(func.sum(t.unit_count), 0),
-        grams_of_numeric(func.coalesce(func.sum(t.weight_grams), 0)),
-        func.coalesce(func.sum(t.cost_cents), 0),
-        func.coalesce(func.sum(t.unweighed_count), 0),
+        func.coalesce(func.sum(category_totals_c.unit_count), 0),
+        grams_of_numeric(func.coalesce(func.sum(category_totals_c.weight_grams), 0)),
+        func.coalesce(func.sum(category_totals_c.cost_cents), 0),
+        func.coalesce(func.sum(category_totals_c.unweighed_count), 0),
     )
 
 

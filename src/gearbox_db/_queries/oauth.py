@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 Now = ColumnElement[datetime]
-cl, co, t = oauth_clients.c, oauth_codes.c, oauth_tokens.c
+oauth_clients_c, oauth_codes_c, oauth_tokens_c = oauth_clients.c, oauth_codes.c, oauth_tokens.c
 _CLIENT_COLUMNS = columns_for(OAuthClient, oauth_clients)
 
 
@@ -69,7 +69,7 @@ def register_client(client_id: str, client_name: str | None, redirect_uris: obje
 
 def get_client(client_id: str) -> Select[Any]:
     """The client ``client_id``."""
-    return select(*_CLIENT_COLUMNS).where(cl.client_id == _client_id(client_id))
+    return select(*_CLIENT_COLUMNS).where(oauth_clients_c.client_id == _client_id(client_id))
 
 
 def to_client(row: AnyRow | None, key: object) -> OAuthClient:
@@ -80,11 +80,17 @@ def to_client(row: AnyRow | None, key: object) -> OAuthClient:
 def _client_matching(client_id: str, uri: str) -> CTE:
     """The client, and whether ``uri`` is one of its redirect URIs: exactly, except
     for the port of a loopback ``http`` URI (RFC 8252 section 7.3)."""
-    registered = func.unnest(cl.redirect_uris).table_valued("uri").render_derived("registered")
+    registered = (
+        func.unnest(oauth_clients_c.redirect_uris).table_valued("uri").render_derived("registered")
+    )
     portless = func.regexp_replace(registered.c.uri, v.LOOPBACK_PORT, r"\1", "i")
     wanted = literal(v.without_loopback_port(uri), Text)
     matches = exists(select(1).select_from(registered).where(portless == wanted)).label("matches")
-    return select(cl.client_id, matches).where(cl.client_id == _client_id(client_id)).cte("client")
+    return (
+        select(oauth_clients_c.client_id, matches)
+        .where(oauth_clients_c.client_id == _client_id(client_id))
+        .cte("client")
+    )
 
 
 def issue_code(
@@ -141,14 +147,19 @@ def redeem_code(
     return (
         update_(oauth_codes)
         .where(
-            co.code_hash == _secrets.sha256_hex(raw_code, "code"),
-            co.used.is_(False),
-            co.expires_at > now,
-            co.client_id == _client_id(client_id),
-            co.redirect_uri == v.text(redirect_uri, "redirect_uri"),
+            oauth_codes_c.code_hash == _secrets.sha256_hex(raw_code, "code"),
+            oauth_codes_c.used.is_(False),
+            oauth_codes_c.expires_at > now,
+            oauth_codes_c.client_id == _client_id(client_id),
+            oauth_codes_c.redirect_uri == v.text(redirect_uri, "redirect_uri"),
         )
         .values(used=True)
-        .returning(co.user_id, co.scope, co.code_challenge, co.code_challenge_method)
+        .returning(
+            oauth_codes_c.user_id,
+            oauth_codes_c.scope,
+            oauth_codes_c.code_challenge,
+            oauth_codes_c.code_challenge_method,
+        )
     )
 
 
@@ -173,10 +184,20 @@ def purge_expired(now: Now) -> Select[Any]:
     A rotated (revoked) token stays until its refresh token expires, so that
     its reuse is still detected and revokes its family.
     """
-    codes = delete_(oauth_codes).where(co.expires_at <= now).returning(co.id).cte("codes")
-    refresh_gone = or_(t.refresh_expires_at.is_(None), t.refresh_expires_at <= now)
+    codes = (
+        delete_(oauth_codes)
+        .where(oauth_codes_c.expires_at <= now)
+        .returning(oauth_codes_c.id)
+        .cte("codes")
+    )
+    refresh_gone = or_(
+        oauth_tokens_c.refresh_expires_at.is_(None), oauth_tokens_c.refresh_expires_at <= now
+    )
     tokens = (
-        delete_(oauth_tokens).where(t.expires_at <= now, refresh_gone).returning(t.id).cte("tokens")
+        delete_(oauth_tokens)
+        .where(oauth_tokens_c.expires_at <= now, refresh_gone)
+        .returning(oauth_tokens_c.id)
+        .cte("tokens")
     )
     counts = [select(func.count()).select_from(cte).scalar_subquery() for cte in (codes, tokens)]
     return select(counts[0] + counts[1])

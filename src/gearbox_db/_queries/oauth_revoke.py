@@ -45,7 +45,7 @@ __all__ = [
 
 #: First key of the advisory locks ``(FAMILY_LOCK_SPACE, hashint8(family_id))``.
 FAMILY_LOCK_SPACE: Final = 0x67626F66  # "gbof"
-t, co = oauth_tokens.c, oauth_codes.c
+oauth_tokens_c, oauth_codes_c = oauth_tokens.c, oauth_codes.c
 
 
 def _client_id(client_id: object) -> str:
@@ -55,19 +55,24 @@ def _client_id(client_id: object) -> str:
 def lock_families(*where: ColumnElement[bool]) -> Select[Any]:
     """Take the advisory lock of every family with a token matching ``where``, in
     the order of the lock keys (two lockers of several families never deadlock)."""
-    key = func.hashint8(t.family_id)
+    key = func.hashint8(oauth_tokens_c.family_id)
     keys = select(key.label("key")).where(*where).distinct().order_by(key).subquery()
     return select(func.pg_advisory_xact_lock(FAMILY_LOCK_SPACE, keys.c.key))
 
 
 def lock_family_of_refresh(raw_refresh: str) -> Select[Any]:
     """Lock the family of the refresh token ``raw_refresh`` (before rotating it)."""
-    return lock_families(t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"))
+    return lock_families(
+        oauth_tokens_c.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token")
+    )
 
 
 def _token_matches(raw_token: str) -> ColumnElement[bool]:
     token_hash = _secrets.sha256_hex(raw_token, "token")
-    return or_(t.access_token_hash == token_hash, t.refresh_token_hash == token_hash)
+    return or_(
+        oauth_tokens_c.access_token_hash == token_hash,
+        oauth_tokens_c.refresh_token_hash == token_hash,
+    )
 
 
 def lock_family_of_token(raw_token: str) -> Select[Any]:
@@ -77,16 +82,20 @@ def lock_family_of_token(raw_token: str) -> Select[Any]:
 
 def lock_client_families(client_id: str) -> Select[Any]:
     """Lock every family of the client that still has a live token."""
-    return lock_families(t.client_id == _client_id(client_id), t.revoked.is_(False))
+    return lock_families(
+        oauth_tokens_c.client_id == _client_id(client_id), oauth_tokens_c.revoked.is_(False)
+    )
 
 
 def lock_code_families(raw_code: str) -> Select[Any]:
     """Lock the families issued by the code ``raw_code``."""
-    return lock_families(t.code_hash == _secrets.sha256_hex(raw_code, "code"))
+    return lock_families(oauth_tokens_c.code_hash == _secrets.sha256_hex(raw_code, "code"))
 
 
 def _revoke_where(*where: ColumnElement[bool]) -> Update:
-    return update_(oauth_tokens).where(*where, t.revoked.is_(False)).values(revoked=True)
+    return (
+        update_(oauth_tokens).where(*where, oauth_tokens_c.revoked.is_(False)).values(revoked=True)
+    )
 
 
 def reuse(raw_refresh: str) -> Select[Any]:
@@ -94,13 +103,15 @@ def reuse(raw_refresh: str) -> Select[Any]:
     revoked (rotated) row, revoke every token of its family. One statement, whose
     row says whether it was such a token and how many tokens it revoked."""
     reused = (
-        select(t.family_id)
-        .where(t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"))
-        .where(t.revoked.is_(True))
+        select(oauth_tokens_c.family_id)
+        .where(
+            oauth_tokens_c.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token")
+        )
+        .where(oauth_tokens_c.revoked.is_(True))
         .cte("reused")
     )
-    family = t.family_id.in_(select(reused.c.family_id))
-    revoked_ = _revoke_where(family).returning(t.id).cte("family_revoked")
+    family = oauth_tokens_c.family_id.in_(select(reused.c.family_id))
+    revoked_ = _revoke_where(family).returning(oauth_tokens_c.id).cte("family_revoked")
     return select(
         select(func.count()).select_from(reused).scalar_subquery(),
         select(func.count()).select_from(revoked_).scalar_subquery(),
@@ -124,9 +135,15 @@ def revoke(raw_token: str, client_id: str) -> Select[Any]:
     if that token was issued to ``client_id`` (RFC 7009 section 2.1). One statement
     whose row is: whether the token exists, whether it is the client's, and how
     many tokens it revoked."""
-    target = select(t.family_id, t.client_id).where(_token_matches(raw_token)).cte("target")
+    target = (
+        select(oauth_tokens_c.family_id, oauth_tokens_c.client_id)
+        .where(_token_matches(raw_token))
+        .cte("target")
+    )
     own = select(target.c.family_id).where(target.c.client_id == _client_id(client_id))
-    revoked_ = _revoke_where(t.family_id.in_(own)).returning(t.id).cte("revoked")
+    revoked_ = (
+        _revoke_where(oauth_tokens_c.family_id.in_(own)).returning(oauth_tokens_c.id).cte("revoked")
+    )
     return select(
         select(func.count()).select_from(target).scalar_subquery(),
         select(func.count()).select_from(own.subquery()).scalar_subquery(),
@@ -147,31 +164,42 @@ def burn_client_codes(client_id: str) -> Update:
     """Mark every unused code of the client used (waits for redemptions in flight,
     which hold their code's row)."""
     checked = _client_id(client_id)
-    return update_(oauth_codes).where(co.client_id == checked, co.used.is_(False)).values(used=True)
+    return (
+        update_(oauth_codes)
+        .where(oauth_codes_c.client_id == checked, oauth_codes_c.used.is_(False))
+        .values(used=True)
+    )
 
 
 def revoke_client(client_id: str) -> Update:
     """Revoke every live token of the client (after :func:`lock_client_families`)."""
-    return _revoke_where(t.client_id == _client_id(client_id))
+    return _revoke_where(oauth_tokens_c.client_id == _client_id(client_id))
 
 
 def revoke_code_families(raw_code: str) -> Update:
     """Revoke every live token issued, directly or by rotation, from ``raw_code``
     (after :func:`lock_code_families`)."""
-    return _revoke_where(t.code_hash == _secrets.sha256_hex(raw_code, "code"))
+    return _revoke_where(oauth_tokens_c.code_hash == _secrets.sha256_hex(raw_code, "code"))
 
 
 def burn_user_codes(user_id: int) -> Update:
     """Mark every unused code of the user used (waits for redemptions in flight)."""
     user = v.identifier(user_id, "user_id")
-    return update_(oauth_codes).where(co.user_id == user, co.used.is_(False)).values(used=True)
+    return (
+        update_(oauth_codes)
+        .where(oauth_codes_c.user_id == user, oauth_codes_c.used.is_(False))
+        .values(used=True)
+    )
 
 
 def lock_user_families(user_id: int) -> Select[Any]:
     """Lock every family of the user that still has a live token."""
-    return lock_families(t.user_id == v.identifier(user_id, "user_id"), t.revoked.is_(False))
+    return lock_families(
+        oauth_tokens_c.user_id == v.identifier(user_id, "user_id"),
+        oauth_tokens_c.revoked.is_(False),
+    )
 
 
 def revoke_user(user_id: int) -> Update:
     """Revoke every live token of the user (after :func:`lock_user_families`)."""
-    return _revoke_where(t.user_id == v.identifier(user_id, "user_id"))
+    return _revoke_where(oauth_tokens_c.user_id == v.identifier(user_id, "user_id"))

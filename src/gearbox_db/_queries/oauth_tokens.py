@@ -46,7 +46,7 @@ __all__ = [
 Now = ColumnElement[datetime]
 #: Lifetimes of new tokens: access token, refresh token, and the whole family.
 Lifetimes: TypeAlias = tuple[timedelta, timedelta, timedelta]
-t = oauth_tokens.c
+oauth_tokens_c = oauth_tokens.c
 _TOKEN_COLUMNS = columns_for(OAuthToken, oauth_tokens)
 # Columns an INSERT of tokens fills, in this order.
 _TOKEN_INSERT = (
@@ -131,31 +131,38 @@ def refresh(
     rotated = (
         update_(oauth_tokens)
         .where(
-            t.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"),
-            t.client_id == _client_id(client_id),
-            t.revoked.is_(False),
-            t.refresh_expires_at > now,
+            oauth_tokens_c.refresh_token_hash == _secrets.sha256_hex(raw_refresh, "refresh_token"),
+            oauth_tokens_c.client_id == _client_id(client_id),
+            oauth_tokens_c.revoked.is_(False),
+            oauth_tokens_c.refresh_expires_at > now,
         )
         .values(revoked=True)
-        .returning(t.client_id, t.user_id, t.scope, t.family_id, t.code_hash, t.family_expires_at)
+        .returning(
+            oauth_tokens_c.client_id,
+            oauth_tokens_c.user_id,
+            oauth_tokens_c.scope,
+            oauth_tokens_c.family_id,
+            oauth_tokens_c.code_hash,
+            oauth_tokens_c.family_expires_at,
+        )
         .cte("rotated")
     )
-    r = rotated.c
+    rotated_c = rotated.c
     (access_hash, refresh_hash, expires, refresh_expires), access_raw, refresh_raw = _token_values(
-        ttls, now, r.family_expires_at
+        ttls, now, rotated_c.family_expires_at
     )
     values = select(
         func.nextval(func.pg_get_serial_sequence(oauth_tokens.name, "id")),
-        r.family_id,
+        rotated_c.family_id,
         access_hash,
         refresh_hash,
-        r.client_id,
-        r.user_id,
-        r.scope,
+        rotated_c.client_id,
+        rotated_c.user_id,
+        rotated_c.scope,
         expires,
         refresh_expires,
-        r.code_hash,
-        r.family_expires_at,
+        rotated_c.code_hash,
+        rotated_c.family_expires_at,
     )
     return _insert(values, rotated), access_raw, refresh_raw
 
@@ -168,11 +175,11 @@ def to_issued(row: AnyRow | None, access: str, refresh: str) -> IssuedTokens | N
 _VALIDATE_ACCESS: Final = Template(
     lambda: (
         select(*_TOKEN_COLUMNS, *USER_COLUMNS)
-        .select_from(oauth_tokens.join(users, users.c.id == t.user_id))
+        .select_from(oauth_tokens.join(users, users.c.id == oauth_tokens_c.user_id))
         .where(
-            t.access_token_hash == bindparam("access_hash"),
-            t.revoked.is_(False),
-            t.expires_at > NOW,
+            oauth_tokens_c.access_token_hash == bindparam("access_hash"),
+            oauth_tokens_c.revoked.is_(False),
+            oauth_tokens_c.expires_at > NOW,
         )
     )
 )

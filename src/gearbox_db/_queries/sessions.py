@@ -33,7 +33,7 @@ __all__ = [
     "validate",
 ]
 
-s = sessions.c
+sessions_c = sessions.c
 _COLUMNS = columns_for(Session, sessions)
 
 Now = ColumnElement[datetime]
@@ -58,20 +58,20 @@ def to_new_session(row: AnyRow | None, token: str) -> NewSession:
 
 
 def _validate(*, renew: bool) -> Select[Any]:
-    live = (s.token_hash == bindparam("token_hash"), s.expires_at > NOW)
+    live = (sessions_c.token_hash == bindparam("token_hash"), sessions_c.expires_at > NOW)
     statement = (
         select(*USER_COLUMNS)
-        .select_from(sessions.join(users, users.c.id == s.user_id))
+        .select_from(sessions.join(users, users.c.id == sessions_c.user_id))
         .where(*live)
     )
     if not renew:
         return statement
-    end = s.created_at + bindparam("max_lifetime", type_=Interval)
+    end = sessions_c.created_at + bindparam("max_lifetime", type_=Interval)
     target = func.least(NOW + bindparam("renew_to", type_=Interval), end)
     renewal = (
         update_(sessions)
         .where(*live)
-        .where(s.expires_at < target - bindparam("renew_every", type_=Interval))
+        .where(sessions_c.expires_at < target - bindparam("renew_every", type_=Interval))
         .values(expires_at=target)
         .cte("renewed")
     )
@@ -120,17 +120,19 @@ def to_user(row: AnyRow | None) -> User | None:
 
 def delete(raw_token: str) -> Delete:
     """Delete the session of ``raw_token`` (expired or not)."""
-    return delete_(sessions).where(s.token_hash == _secrets.sha256_hex(raw_token))
+    return delete_(sessions).where(sessions_c.token_hash == _secrets.sha256_hex(raw_token))
 
 
 def delete_all_for_user(user_id: int, *, keep: str | None = None) -> Delete:
     """Delete every session of a user (but the one of the raw token ``keep``)."""
-    statement = delete_(sessions).where(s.user_id == v.identifier(user_id, "user_id"))
+    statement = delete_(sessions).where(sessions_c.user_id == v.identifier(user_id, "user_id"))
     if keep is not None:
-        statement = statement.where(s.token_hash != _secrets.sha256_hex(keep, "keep_session"))
+        statement = statement.where(
+            sessions_c.token_hash != _secrets.sha256_hex(keep, "keep_session")
+        )
     return statement
 
 
 def purge_expired(now: Now) -> Delete:
     """Delete every session expired at ``now``."""
-    return delete_(sessions).where(s.expires_at <= now)
+    return delete_(sessions).where(sessions_c.expires_at <= now)

@@ -16,10 +16,10 @@ from gearbox_db.schema import settings
 
 __all__ = ["delete", "deleted", "get", "get_all", "to_dict", "to_value", "upsert"]
 
-s = settings.c
+settings_c = settings.c
 
 
-_GET: Final = Template(lambda: select(s.value).where(s.key == bindparam("key")))
+_GET: Final = Template(lambda: select(settings_c.value).where(settings_c.key == bindparam("key")))
 
 
 def get(key: str) -> Bound:
@@ -34,7 +34,7 @@ def to_value(value: str | None, key: str) -> str:
 
 def get_all() -> Select[Any]:
     """Every setting."""
-    return select(s.key, s.value).order_by(s.key)
+    return select(settings_c.key, settings_c.value).order_by(settings_c.key)
 
 
 def to_dict(rows: Sequence[AnyRow]) -> dict[str, str]:
@@ -45,7 +45,7 @@ def to_dict(rows: Sequence[AnyRow]) -> dict[str, str]:
 def _upsert() -> Insert:
     statement = pg_insert(settings).values(key=bindparam("key"), value=bindparam("value"))
     return statement.on_conflict_do_update(
-        index_elements=[s.key], set_={"value": statement.excluded.value}
+        index_elements=[settings_c.key], set_={"value": statement.excluded.value}
     )
 
 
@@ -64,4 +64,4 @@ def deleted(count: int, key: str) -> None:
 
 def delete(key: str) -> Delete:
     """Delete ``key``."""
-    return delete_(settings).where(s.key == v.name(key, "key"))
+    return delete_(settings).where(settings_c.key == v.name(key, "key"))

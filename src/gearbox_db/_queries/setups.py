@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, Unpack
 
 import attrs
 from sqlalchemy import (
@@ -39,8 +40,8 @@ from sqlalchemy import insert as insert_
 from sqlalchemy import update as update_
 
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries import totals as t
-from gearbox_db._queries._common import AnyRow, columns_for, found, row_to
+from gearbox_db._queries import totals as totals_q
+from gearbox_db._queries._common import AnyRow, checked, columns_for, found, row_to
 from gearbox_db._queries._compiled import Bound, Template
 from gearbox_db._queries._projection import Projection
 from gearbox_db.errors import ValidationError
@@ -55,6 +56,7 @@ from gearbox_db.records import (
     SetupTotals,
 )
 from gearbox_db.schema import CLASSIFICATIONS, categories, items, setup_items, setups
+from gearbox_db.shapes import EntryChanges, NewEntry, checks_of, defaults_of
 
 __all__ = [
     "Entries",
@@ -84,26 +86,33 @@ __all__ = [
 #: ``(item_id, classification)`` pairs.
 Entries = Mapping[int, Classification] | Sequence[tuple[int, Classification]]
 
-s = setups.c
-si = setup_items.c
+setups_c = setups.c
+setup_items_c = setup_items.c
 _COLUMNS: Final = columns_for(Setup, setups)
+#: The fields of an entry besides its item (its columns in ``setup_items``).
+_ENTRY_FIELDS: Final = tuple(f.name for f in attrs.fields(SetupEntry) if f.name != "item")
+_ENTRY_COLUMNS: Final = tuple(setup_items_c[name] for name in _ENTRY_FIELDS)
+_NEW_CHECKS: Final = checks_of(NewEntry)
+_NEW_DEFAULTS: Final = defaults_of(NewEntry)
+_CHANGE_CHECKS: Final = checks_of(EntryChanges)
+_CHANGE_REQUIRED: Final = EntryChanges.__required_keys__
 _ITEM_COLUMNS: Final = columns_for(
     Item, items, category_name=categories.c.name, category_icon=categories.c.icon
 )
-#: Rows of :func:`add_item` and :func:`set_classification`: the item, the classification.
-_ENTRY_ROW: Final = Projection(item=_ITEM_COLUMNS, classification=[si.classification])
+#: Rows of :func:`add_item` and :func:`set_classification`: the item, the entry's fields.
+_ENTRY_ROW: Final = Projection(item=_ITEM_COLUMNS, entry=_ENTRY_COLUMNS)
 #: Rows of :func:`list_summaries`: the setup and its totals.
-_SUMMARY: Final = Projection(setup=_COLUMNS, totals=t.figures())
-#: Rows of :func:`detail`: the setup, an entry (item, classification; NULLs when
+_SUMMARY: Final = Projection(setup=_COLUMNS, totals=totals_q.figures())
+#: Rows of :func:`detail`: the setup, an entry (item, entry fields; NULLs when
 #: there is none), the setup's totals and those of the entry's category.
 _DETAIL_ROW: Final = Projection(
     setup=_COLUMNS,
     item=_ITEM_COLUMNS,
-    classification=[si.classification],
-    overall=t.figures(lambda aggregate: aggregate.over()),
-    category=t.figures(lambda aggregate: aggregate.over(partition_by=categories.c.id)),
+    entry=_ENTRY_COLUMNS,
+    overall=totals_q.figures(lambda aggregate: aggregate.over()),
+    category=totals_q.figures(lambda aggregate: aggregate.over(partition_by=categories.c.id)),
 )
-_SETUP_ID: Final = t.SETUP_ID
+_SETUP_ID: Final = totals_q.SETUP_ID
 
 
 def _setup_id(setup_id: int) -> int:
@@ -128,7 +137,7 @@ def rename(setup_id: int, name: str) -> Update:
     """Rename a setup."""
     return (
         update_(setups)
-        .where(s.id == _setup_id(setup_id))
+        .where(setups_c.id == _setup_id(setup_id))
         .values(name=v.name(name))
         .returning(*_COLUMNS)
     )
@@ -136,7 +145,7 @@ def rename(setup_id: int, name: str) -> Update:
 
 def delete(setup_id: int) -> Delete:
     """Delete a setup (its entries go with it)."""
-    return delete_(setups).where(s.id == _setup_id(setup_id))
+    return delete_(setups).where(setups_c.id == _setup_id(setup_id))
 
 
 def deleted(count: int, setup_id: int) -> None:
@@ -147,9 +156,9 @@ def deleted(count: int, setup_id: int) -> None:
 def _list_summaries() -> Select[Any]:
     return (
         select(*_SUMMARY.columns)
-        .select_from(t.entries_join(with_categories=False))
-        .group_by(s.id)
-        .order_by(s.name, s.id)
+        .select_from(totals_q.entries_join(with_categories=False))
+        .group_by(setups_c.id)
+        .order_by(setups_c.name, setups_c.id)
     )
 
 
@@ -170,8 +179,8 @@ def to_summaries(rows: Sequence[AnyRow]) -> tuple[SetupSummary, ...]:
 def _detail() -> Select[Any]:
     return (
         select(*_DETAIL_ROW.columns)
-        .select_from(t.entries_join())
-        .where(s.id == _SETUP_ID)
+        .select_from(totals_q.entries_join())
+        .where(setups_c.id == _SETUP_ID)
         .order_by(categories.c.name, items.c.name, items.c.id)
     )
 
@@ -192,9 +201,7 @@ def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
     first = found(rows[0] if rows else None, "setup", setup_id)
     part = _DETAIL_ROW
     rows = [row for row in rows if row[part.at("item")] is not None]
-    entries = tuple(
-        SetupEntry(Item(*row[part["item"]]), row[part.at("classification")]) for row in rows
-    )
+    entries = tuple(SetupEntry(Item(*row[part["item"]]), *row[part["entry"]]) for row in rows)
     by_category: dict[int, CategoryTotals] = {}
     for entry, row in zip(entries, rows, strict=True):
         item = entry.item
@@ -209,7 +216,7 @@ def to_detail(rows: Sequence[AnyRow], setup_id: int) -> SetupDetail:
 
 
 _LOCK: Final = Template(
-    lambda: select(s.id).where(s.id == _SETUP_ID).with_for_update(key_share=True)
+    lambda: select(setups_c.id).where(setups_c.id == _SETUP_ID).with_for_update(key_share=True)
 )
 
 
@@ -227,17 +234,17 @@ def touch(setup_id: int) -> Update:
     """Lock the setup's row and move its ``updated_at``; returns its id."""
     return (
         update_(setups)
-        .where(s.id == _setup_id(setup_id))
+        .where(setups_c.id == _setup_id(setup_id))
         .values(updated_at=func.now())
-        .returning(s.id)
+        .returning(setups_c.id)
     )
 
 
 def _touching(changed: CTE) -> CTE:
     """Move ``updated_at`` of the setups of the ``changed`` entries."""
     ids = select(changed.c.setup_id)
-    touched = update_(setups).where(s.id.in_(ids)).values(updated_at=func.now())
-    return touched.returning(s.id).cte("touched")
+    touched = update_(setups).where(setups_c.id.in_(ids)).values(updated_at=func.now())
+    return touched.returning(setups_c.id).cte("touched")
 
 
 def _entry_of(changed: Insert | Update) -> Select[Any]:
@@ -246,24 +253,32 @@ def _entry_of(changed: Insert | Update) -> Select[Any]:
     joined = cte.join(items, items.c.id == cte.c.item_id).join(
         categories, categories.c.id == items.c.category_id
     )
-    columns = _ENTRY_ROW.like(item=_ITEM_COLUMNS, classification=[cte.c.classification])
+    columns = _ENTRY_ROW.like(item=_ITEM_COLUMNS, entry=[cte.c[name] for name in _ENTRY_FIELDS])
     return select(*columns).select_from(joined).add_cte(_touching(cte))
 
 
 _ITEM_ID: Final = bindparam("item_id", type_=BigInteger)
-_CLASSIFICATION: Final = bindparam("classification", type_=Text)
-_RETURNED: Final = (si.setup_id, si.item_id, si.classification)
-_ENTRY: Final = (si.setup_id == _SETUP_ID) & (si.item_id == _ITEM_ID)
+_RETURNED: Final = (setup_items_c.setup_id, setup_items_c.item_id, *_ENTRY_COLUMNS)
+_ENTRY: Final = (setup_items_c.setup_id == _SETUP_ID) & (setup_items_c.item_id == _ITEM_ID)
+
+
+def _bound(names: Iterable[str]) -> dict[str, Any]:
+    """A bound parameter for each named entry column, named and typed as it."""
+    return {name: bindparam(name, type_=setup_items_c[name].type) for name in names}
+
+
 _ADD: Final = Template(
     lambda: _entry_of(
-        insert_(setup_items).values(
-            setup_id=_SETUP_ID, item_id=_ITEM_ID, classification=_CLASSIFICATION
-        )
+        insert_(setup_items).values(setup_id=_SETUP_ID, item_id=_ITEM_ID, **_bound(_ENTRY_FIELDS))
     )
 )
-_SET: Final = Template(
-    lambda: _entry_of(update_(setup_items).where(_ENTRY).values(classification=_CLASSIFICATION))
-)
+
+
+@cache
+def _set(fields: frozenset[str]) -> Template:
+    """The update of the ``fields`` given (one template for each set of them)."""
+    ordered = [name for name in _ENTRY_FIELDS if name in fields]
+    return Template(lambda: _entry_of(update_(setup_items).where(_ENTRY).values(**_bound(ordered))))
 
 
 def _remove() -> Select[Any]:
@@ -278,20 +293,22 @@ def _entry(setup_id: int, item_id: int, **more: object) -> dict[str, object]:
     return {"setup_id": _setup_id(setup_id), "item_id": v.identifier(item_id, "item_id"), **more}
 
 
-def add_item(setup_id: int, item_id: int, classification: str) -> Bound:
+def add_item(setup_id: int, item_id: int, **fields: Unpack[NewEntry]) -> Bound:
     """Add an entry to a (locked) setup; returns the entry."""
-    return _ADD(**_entry(setup_id, item_id, classification=_classification(classification)))
+    values = {**_NEW_DEFAULTS, **checked(fields, _NEW_CHECKS)}
+    return _ADD(**_entry(setup_id, item_id, **values))
 
 
-def set_classification(setup_id: int, item_id: int, classification: str) -> Bound:
-    """Reclassify an entry of a (locked) setup; returns the entry (no row if none)."""
-    return _SET(**_entry(setup_id, item_id, classification=_classification(classification)))
+def set_classification(setup_id: int, item_id: int, **fields: Unpack[EntryChanges]) -> Bound:
+    """Change an entry of a (locked) setup; returns the entry (no row if none)."""
+    values = checked(fields, _CHANGE_CHECKS, _CHANGE_REQUIRED)
+    return _set(frozenset(values))(**_entry(setup_id, item_id, **values))
 
 
 def entry_changed(row: AnyRow | None, setup_id: int, item_id: int) -> SetupEntry:
     """The entry of ``row`` (NotFoundError if the item is not in the setup)."""
     entry = found(row, "entry", f"item {item_id} in setup {setup_id}")
-    return SetupEntry(Item(*entry[_ENTRY_ROW["item"]]), entry[_ENTRY_ROW.at("classification")])
+    return SetupEntry(Item(*entry[_ENTRY_ROW["item"]]), *entry[_ENTRY_ROW["entry"]])
 
 
 def remove_item(setup_id: int, item_id: int) -> Bound:
@@ -330,7 +347,7 @@ def validate_entries(entries: object) -> tuple[list[int], list[Classification]]:
 
 def clear(setup_id: int) -> Delete:
     """Delete every entry of a setup."""
-    return delete_(setup_items).where(si.setup_id == _setup_id(setup_id))
+    return delete_(setup_items).where(setup_items_c.setup_id == _setup_id(setup_id))
 
 
 def insert_entries(

@@ -98,12 +98,14 @@ def _counted(
 
 def setups_page(request: Paging) -> Select[Any]:
     """A page of setups by name, each with its totals."""
-    s = setups.c
-    ids = select(s.id).order_by(s.name, s.id).limit(request.limit + 1)
+    setups_c = setups.c
+    ids = select(setups_c.id).order_by(setups_c.name, setups_c.id).limit(request.limit + 1)
     if request.after is not None:
         name, last_id = request.after
-        ids = ids.where(tuple_(s.name, s.id) > tuple_(literal(name, Text), _id(last_id)))
-    statement = setup_q.list_summaries().where(s.id.in_(ids))
+        ids = ids.where(
+            tuple_(setups_c.name, setups_c.id) > tuple_(literal(name, Text), _id(last_id))
+        )
+    statement = setup_q.list_summaries().where(setups_c.id.in_(ids))
     if not request.include_total:
         return statement
     total = select(func.count().label("total")).select_from(setups)
@@ -112,16 +114,20 @@ def setups_page(request: Paging) -> Select[Any]:
 
 def threads_page(request: Paging) -> Select[Any]:
     """A page of threads, newest first, each with its number of candidates."""
-    t = threads.c
+    threads_c = threads.c
     matching: list[ColumnElement[bool]] = []
     if request.status is not None:
-        matching.append(t.status == request.status)
-    ids = select(t.id).where(*matching).order_by(t.created_at.desc(), t.id.desc())
+        matching.append(threads_c.status == request.status)
+    ids = (
+        select(threads_c.id)
+        .where(*matching)
+        .order_by(threads_c.created_at.desc(), threads_c.id.desc())
+    )
     if request.after is not None:
         moment, last_id = request.after
         bound = tuple_(literal(moment, DateTime(timezone=True)), _id(last_id))
-        ids = ids.where(tuple_(t.created_at, t.id) < bound)
-    statement = thread_q.list_summaries(None).where(t.id.in_(ids.limit(request.limit + 1)))
+        ids = ids.where(tuple_(threads_c.created_at, threads_c.id) < bound)
+    statement = thread_q.list_summaries(None).where(threads_c.id.in_(ids.limit(request.limit + 1)))
     if not request.include_total:
         return statement
     total = select(func.count().label("total")).select_from(threads).where(*matching)

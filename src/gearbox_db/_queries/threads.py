@@ -61,13 +61,13 @@ __all__ = [
     "update",
 ]
 
-t = threads.c
-tc = thread_candidates.c
+threads_c = threads.c
+thread_candidates_c = thread_candidates.c
 _COLUMNS = columns_for(Thread, threads)
 #: Rows of :func:`get`: the thread, then one candidate (NULLs when it has none).
 _DETAIL: Final = Projection(thread=_COLUMNS, candidate=columns_for(Candidate, thread_candidates))
 #: Rows of :func:`list_summaries`: the thread and its number of candidates.
-_SUMMARY: Final = Projection(thread=_COLUMNS, candidates=[func.count(tc.id)])
+_SUMMARY: Final = Projection(thread=_COLUMNS, candidates=[func.count(thread_candidates_c.id)])
 #: Rows of :func:`resolve`: the thread, then the item created (with its category).
 _RESOLUTION: Final = Projection(thread=_COLUMNS, item=item_q.COLUMNS)
 #: The candidate's fields that become the item's when a thread is resolved.
@@ -97,9 +97,9 @@ def get(thread_id: int) -> Select[Any]:
     candidate (one row of NULL candidate columns when it has none)."""
     return (
         select(*_DETAIL.columns)
-        .outerjoin(thread_candidates, tc.thread_id == t.id)
-        .where(t.id == _thread_id(thread_id))
-        .order_by(tc.sort_order, tc.id)
+        .outerjoin(thread_candidates, thread_candidates_c.thread_id == threads_c.id)
+        .where(threads_c.id == _thread_id(thread_id))
+        .order_by(thread_candidates_c.sort_order, thread_candidates_c.id)
     )
 
 
@@ -115,12 +115,12 @@ def list_summaries(status: str | None = None) -> Select[Any]:
     """The threads (of ``status``, or all), newest first, with their candidate counts."""
     statement = (
         select(*_SUMMARY.columns)
-        .outerjoin(thread_candidates, tc.thread_id == t.id)
-        .group_by(t.id)
-        .order_by(t.created_at.desc(), t.id.desc())
+        .outerjoin(thread_candidates, thread_candidates_c.thread_id == threads_c.id)
+        .group_by(threads_c.id)
+        .order_by(threads_c.created_at.desc(), threads_c.id.desc())
     )
     if status is not None:
-        statement = statement.where(t.status == v.choice(status, THREAD_STATUSES, "status"))
+        statement = statement.where(threads_c.status == v.choice(status, THREAD_STATUSES, "status"))
     return statement
 
 
@@ -133,12 +133,17 @@ def to_summaries(rows: Sequence[AnyRow]) -> tuple[ThreadSummary, ...]:
 def update(thread_id: int, **fields: Unpack[ThreadChanges]) -> Update:
     """Rename a thread and/or change its category (fields :data:`UNSET` are left alone)."""
     values = patch(fields, checks_of(ThreadChanges))
-    return update_(threads).where(t.id == _thread_id(thread_id)).values(values).returning(*_COLUMNS)
+    return (
+        update_(threads)
+        .where(threads_c.id == _thread_id(thread_id))
+        .values(values)
+        .returning(*_COLUMNS)
+    )
 
 
 def delete(thread_id: int) -> Delete:
     """Delete a thread (its candidates go with it)."""
-    return delete_(threads).where(t.id == _thread_id(thread_id))
+    return delete_(threads).where(threads_c.id == _thread_id(thread_id))
 
 
 def deleted(count: int, what: str, key: object) -> None:
@@ -157,22 +162,26 @@ def resolve(thread_id: int, candidate_id: int) -> Select[Any]:
     :func:`resolve_check`).
     """
     thread_key, candidate_key = _thread_id(thread_id), v.identifier(candidate_id, "candidate_id")
-    owned = select(tc.id).where(tc.id == candidate_key, tc.thread_id == thread_key).exists()
+    owned = (
+        select(thread_candidates_c.id)
+        .where(thread_candidates_c.id == candidate_key, thread_candidates_c.thread_id == thread_key)
+        .exists()
+    )
     resolved = (
         update_(threads)
-        .where(t.id == thread_key, t.status == "active", owned)
+        .where(threads_c.id == thread_key, threads_c.status == "active", owned)
         .values(status="resolved", resolved_candidate_id=candidate_key)
         .returning(*_COLUMNS)
         .cte("resolved")
     )
-    gear = select(*(tc[name] for name in _GEAR_FIELDS), literal(1))
+    gear = select(*(thread_candidates_c[name] for name in _GEAR_FIELDS), literal(1))
     created = (
         insert_(items)
         .from_select(
             [*_GEAR_FIELDS, "quantity"],
-            gear.join_from(thread_candidates, resolved, resolved.c.id == tc.thread_id).where(
-                tc.id == candidate_key
-            ),
+            gear.join_from(
+                thread_candidates, resolved, resolved.c.id == thread_candidates_c.thread_id
+            ).where(thread_candidates_c.id == candidate_key),
         )
         .returning(*(items.c[name] for name in _ITEM_COLUMNS))
         .cte("created")
@@ -195,8 +204,10 @@ def resolve_check(thread_id: int, candidate_id: int) -> Select[Any]:
     """Why a resolve was refused: the thread's status and the candidate's thread
     (each ``None`` when the row does not exist)."""
     return select(
-        select(t.status).where(t.id == thread_id).scalar_subquery(),
-        select(tc.thread_id).where(tc.id == candidate_id).scalar_subquery(),
+        select(threads_c.status).where(threads_c.id == thread_id).scalar_subquery(),
+        select(thread_candidates_c.thread_id)
+        .where(thread_candidates_c.id == candidate_id)
+        .scalar_subquery(),
     )
 
 
@@ -221,7 +232,7 @@ def unresolve(thread_id: int) -> Update:
     """Reopen a resolved thread (the item created when it was resolved stays)."""
     return (
         update_(threads)
-        .where(t.id == _thread_id(thread_id), t.status == "resolved")
+        .where(threads_c.id == _thread_id(thread_id), threads_c.status == "resolved")
         .values(status="active", resolved_candidate_id=None)
         .returning(*_COLUMNS)
     )
@@ -229,7 +240,7 @@ def unresolve(thread_id: int) -> Update:
 
 def status(thread_id: int) -> Select[Any]:
     """The status of the thread."""
-    return select(t.status).where(t.id == _thread_id(thread_id))
+    return select(threads_c.status).where(threads_c.id == _thread_id(thread_id))
 
 
 def refuse_unresolve(current: str | None, thread_id: int) -> NoReturn:

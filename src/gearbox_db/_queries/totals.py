@@ -76,8 +76,8 @@ Window = Callable[[ColumnElement[Any]], ColumnElement[Any]]
 #: The bound parameter of the statements about one setup (built once, bound per call).
 SETUP_ID: Final = bindparam("setup_id", type_=BigInteger)
 
-si = setup_items.c
-it = items.c
+setup_items_c = setup_items.c
+items_c = items.c
 
 
 #: Weights of at least a gram are summed scaled down by this (and multiplied back up
@@ -140,10 +140,10 @@ def _plain(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
 def entries_join(*, with_categories: bool = True) -> Join:
     """``setups`` left-joined to their entries and items (and the items'
     categories); a setup without entries gives one row of NULL entry columns."""
-    entries = setup_items.join(items, it.id == si.item_id)
+    entries = setup_items.join(items, items_c.id == setup_items_c.item_id)
     if with_categories:
-        entries = entries.join(categories, categories.c.id == it.category_id)
-    return setups.outerjoin(entries, si.setup_id == setups.c.id)
+        entries = entries.join(categories, categories.c.id == items_c.category_id)
+    return setups.outerjoin(entries, setup_items_c.setup_id == setups.c.id)
 
 
 def figures(window: Window = _plain) -> list[ColumnElement[Any]]:
@@ -152,15 +152,15 @@ def figures(window: Window = _plain) -> list[ColumnElement[Any]]:
 
     def classified(classification: str) -> Grams:
         def wrap(aggregate: ColumnElement[Any]) -> ColumnElement[Any]:
-            return window(aggregate.filter(si.classification == classification))
+            return window(aggregate.filter(setup_items_c.classification == classification))
 
-        return grams(it.weight_grams, it.quantity, wrap)
+        return grams(items_c.weight_grams, items_c.quantity, wrap)
 
     base, worn, consumable = (classified(c) for c in CLASSIFICATIONS)
     total = base + worn + consumable
-    cost = func.sum(cents(it.price_cents, it.quantity))
-    units = func.sum(it.quantity)
-    unweighed = func.count(it.id).filter(it.weight_grams.is_(None))
+    cost = func.sum(cents(items_c.price_cents, items_c.quantity))
+    units = func.sum(items_c.quantity)
+    unweighed = func.count(items_c.id).filter(items_c.weight_grams.is_(None))
     return [
         *(as_double(x) for x in (base, worn, consumable, total, total - worn)),
         func.coalesce(window(cost), 0),  # numeric, made an int by the record
@@ -176,16 +176,18 @@ _SETUP_TOTALS_ROW: Final = Projection(
 
 
 def _setup_totals() -> Select[Any]:
-    category = categories.c
+    categories_c = categories.c
     setup_key = tuple_(setups.c.id)
     return (
         select(*_SETUP_TOTALS_ROW.columns)
         .select_from(entries_join())
         .where(setups.c.id == SETUP_ID)
-        .group_by(func.grouping_sets(setup_key, tuple_(setups.c.id, category.id, category.name)))
+        .group_by(
+            func.grouping_sets(setup_key, tuple_(setups.c.id, categories_c.id, categories_c.name))
+        )
         # An empty setup still yields its (NULL) category group: drop it.
-        .having(or_(func.grouping(category.id) == literal(1), category.id.is_not(None)))
-        .order_by(func.grouping(category.id).desc(), category.name)
+        .having(or_(func.grouping(categories_c.id) == literal(1), categories_c.id.is_not(None)))
+        .order_by(func.grouping(categories_c.id).desc(), categories_c.name)
     )
 
 

@@ -33,11 +33,11 @@ __all__ = [
     "to_user",
 ]
 
-u = users.c
+users_c = users.c
 #: The columns of a :class:`User`, in field order (for joins of other repositories).
-USER_COLUMNS = [u.id, u.username, u.created_at]
+USER_COLUMNS = [users_c.id, users_c.username, users_c.created_at]
 #: Rows of :func:`credentials`: the user, then the stored password hash.
-_CREDENTIALS: Final = Projection(user=USER_COLUMNS, password_hash=[u.password_hash])
+_CREDENTIALS: Final = Projection(user=USER_COLUMNS, password_hash=[users_c.password_hash])
 
 
 def create(username: str, *, password_hash: str) -> Insert:
@@ -48,12 +48,12 @@ def create(username: str, *, password_hash: str) -> Insert:
 
 def get(user_id: int) -> Select[Any]:
     """The user with id ``user_id``."""
-    return select(*USER_COLUMNS).where(u.id == v.identifier(user_id, "user_id"))
+    return select(*USER_COLUMNS).where(users_c.id == v.identifier(user_id, "user_id"))
 
 
 def get_by_username(username: str) -> Select[Any]:
     """The user named exactly ``username``."""
-    return select(*USER_COLUMNS).where(u.username == v.name(username, "username"))
+    return select(*USER_COLUMNS).where(users_c.username == v.name(username, "username"))
 
 
 def to_user(row: AnyRow | None, key: object) -> User:
@@ -78,7 +78,7 @@ def rehash(user_id: int, old_hash: str, new_hash: str) -> Update:
     unless the hash changed meanwhile (a concurrent password change wins)."""
     return (
         update_(users)
-        .where(u.id == user_id, u.password_hash == old_hash)
+        .where(users_c.id == user_id, users_c.password_hash == old_hash)
         .values(password_hash=new_hash)
     )
 
@@ -86,7 +86,7 @@ def rehash(user_id: int, old_hash: str, new_hash: str) -> Update:
 def change_password(user_id: int, *, password_hash: str) -> Update:
     """Set a user's password hash (from :func:`passwords.hash_or_check`)."""
     checked_id = v.identifier(user_id, "user_id")
-    return update_(users).where(u.id == checked_id).values(password_hash=password_hash)
+    return update_(users).where(users_c.id == checked_id).values(password_hash=password_hash)
 
 
 def deleted(count: int, user_id: int) -> None:
@@ -96,4 +96,4 @@ def deleted(count: int, user_id: int) -> None:
 
 def delete(user_id: int) -> Delete:
     """Delete a user (the database cascades to sessions, keys, codes and tokens)."""
-    return delete_(users).where(u.id == v.identifier(user_id, "user_id"))
+    return delete_(users).where(users_c.id == v.identifier(user_id, "user_id"))

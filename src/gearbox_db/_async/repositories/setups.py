@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from gearbox_db._async.executor import AsyncExecutor
 from gearbox_db._queries import setups as q
 from gearbox_db._queries import summary_pages as pages
 from gearbox_db._queries import totals as t
 from gearbox_db.records import (
-    Classification,
     Setup,
     SetupDetail,
     SetupEntry,
     SetupPage,
     SetupTotals,
 )
+from gearbox_db.shapes import EntryChanges, NewEntry
 
 
 class AsyncSetupRepository:
@@ -78,16 +80,15 @@ class AsyncSetupRepository:
         count = await self._x.rowcount(q.delete(setup_id))
         q.deleted(count, setup_id)
 
-    async def add_item(
-        self, setup_id: int, item_id: int, *, classification: Classification = "base"
-    ) -> SetupEntry:
-        """Put a collection item in the setup.
+    async def add_item(self, setup_id: int, item_id: int, **entry: Unpack[NewEntry]) -> SetupEntry:
+        """Put a collection item in the setup, with the entry's fields
+        (:class:`~gearbox_db.shapes.NewEntry`: ``classification="base"`` unless given).
 
         NotFoundError if there is no such setup; InvalidReferenceError if
         there is no such item; ConflictError if the item is already in the
         setup (constraint ``uq_setup_items_setup_id_item_id``).
         """
-        statement = q.add_item(setup_id, item_id, classification)
+        statement = q.add_item(setup_id, item_id, **entry)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.lock(setup_id)), setup_id)
             return q.entry_changed(await x.first(statement, last=True), setup_id, item_id)
@@ -103,13 +104,14 @@ class AsyncSetupRepository:
             q.removed(await x.scalar(statement, last=True), setup_id, item_id)
 
     async def set_classification(
-        self, setup_id: int, item_id: int, *, classification: Classification
+        self, setup_id: int, item_id: int, **changes: Unpack[EntryChanges]
     ) -> SetupEntry:
-        """Classify an item of the setup as ``base``, ``worn`` or ``consumable``.
+        """Classify an item of the setup as ``base``, ``worn`` or ``consumable``
+        (and change any other field of :class:`~gearbox_db.shapes.EntryChanges`).
 
         NotFoundError if there is no such setup, or the item is not in it.
         """
-        statement = q.set_classification(setup_id, item_id, classification)
+        statement = q.set_classification(setup_id, item_id, **changes)
         async with self._x.atomic() as x:
             q.to_setup_id(await x.scalar(q.lock(setup_id)), setup_id)
             return q.entry_changed(await x.first(statement, last=True), setup_id, item_id)
