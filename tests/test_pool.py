@@ -18,6 +18,7 @@ import pytest
 from gearbox_db import AsyncDatabase, Database
 from gearbox_db.errors import (
     ConfigurationError,
+    ConflictError,
     InvalidStateError,
     NotFoundError,
     StatementTimeoutError,
@@ -351,3 +352,18 @@ def test_async_more_callers_than_connections_are_all_served(gearbox_database_url
             await asyncio.gather(*tasks)
 
     asyncio.run(scenario())
+
+
+def test_a_failed_flight_leaves_no_phantom_prepared_statement(gearbox_database_url: str) -> None:
+    """A pipelined flight whose statement fails makes the server skip the rest of the
+    flight: a statement psycopg would have prepared in it (here the COMMIT sent with
+    the write) must not be taken as prepared."""
+    with Database.connect(gearbox_database_url, pool_size=1, max_overflow=0) as db:
+        category = db.categories.create(name="Phantom")
+        item = db.items.create(name="Tarp", category_id=category.id)
+        setup = db.setups.create(name="Overnighter")
+        for _ in range(12):  # each run: one flight that fails, one that commits
+            db.setups.add_item(setup.id, item.id)
+            with pytest.raises(ConflictError):
+                db.setups.add_item(setup.id, item.id)
+            db.setups.remove_item(setup.id, item.id)

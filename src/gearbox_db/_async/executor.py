@@ -79,7 +79,13 @@ def _bound(statement: Statement) -> Bound:
 async def _flight(
     link: AsyncLink, bounds: Sequence[Bound], *, commit: bool = False
 ) -> list[psycopg.AsyncCursor[Any]]:
-    """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
+    """Send what is pending, then ``bounds`` (then COMMIT): one round trip.
+
+    Nothing is prepared inside a pipeline: when a statement of the flight fails,
+    the server skips the rest of it, a ``Parse`` of a new prepared statement
+    included, while psycopg would count that statement as prepared (its next
+    run then fails with "prepared statement ... does not exist").
+    """
     if link.track is not None:
         return await _tracked_flight(link, link.track, bounds, commit or link.commit_each)
     connection = link.connection
@@ -87,11 +93,11 @@ async def _flight(
         return [await connection.execute(bounds[0].sql, bounds[0].params)]
     async with connection.pipeline():
         for before in link.pending:
-            await connection.execute(before.sql, before.params)
+            await connection.execute(before.sql, before.params, prepare=False)
         link.pending.clear()
-        cursors = [await connection.execute(b.sql, b.params) for b in bounds]
+        cursors = [await connection.execute(b.sql, b.params, prepare=False) for b in bounds]
         if commit:
-            await connection.execute(_COMMIT.sql)
+            await connection.execute(_COMMIT.sql, prepare=False)
     link.committed = commit
     return cursors
 
@@ -108,12 +114,12 @@ async def _tracked_flight(
     connection = link.connection
     async with connection.pipeline():
         for before in link.pending:
-            await connection.execute(before.sql, before.params)
+            await connection.execute(before.sql, before.params, prepare=False)
         link.pending.clear()
-        cursors = [await connection.execute(b.sql, b.params) for b in bounds]
+        cursors = [await connection.execute(b.sql, b.params, prepare=False) for b in bounds]
         if commit:
-            await connection.execute(_COMMIT.sql)
-            tail = await connection.execute(track.sql, track.params)
+            await connection.execute(_COMMIT.sql, prepare=False)
+            tail = await connection.execute(track.sql, track.params, prepare=False)
     if commit:
         link.committed = True
         link.tracked = await tail.fetchone()

@@ -75,7 +75,13 @@ def _bound(statement: Statement) -> Bound:
 def _flight(
     link: Link, bounds: Sequence[Bound], *, commit: bool = False
 ) -> list[psycopg.Cursor[Any]]:
-    """Send what is pending, then ``bounds`` (then COMMIT): one round trip."""
+    """Send what is pending, then ``bounds`` (then COMMIT): one round trip.
+
+    Nothing is prepared inside a pipeline: when a statement of the flight fails,
+    the server skips the rest of it, a ``Parse`` of a new prepared statement
+    included, while psycopg would count that statement as prepared (its next
+    run then fails with "prepared statement ... does not exist").
+    """
     if link.track is not None:
         return _tracked_flight(link, link.track, bounds, commit or link.commit_each)
     connection = link.connection
@@ -83,11 +89,11 @@ def _flight(
         return [connection.execute(bounds[0].sql, bounds[0].params)]
     with connection.pipeline():
         for before in link.pending:
-            connection.execute(before.sql, before.params)
+            connection.execute(before.sql, before.params, prepare=False)
         link.pending.clear()
-        cursors = [connection.execute(b.sql, b.params) for b in bounds]
+        cursors = [connection.execute(b.sql, b.params, prepare=False) for b in bounds]
         if commit:
-            connection.execute(_COMMIT.sql)
+            connection.execute(_COMMIT.sql, prepare=False)
     link.committed = commit
     return cursors
 
@@ -104,12 +110,12 @@ def _tracked_flight(
     connection = link.connection
     with connection.pipeline():
         for before in link.pending:
-            connection.execute(before.sql, before.params)
+            connection.execute(before.sql, before.params, prepare=False)
         link.pending.clear()
-        cursors = [connection.execute(b.sql, b.params) for b in bounds]
+        cursors = [connection.execute(b.sql, b.params, prepare=False) for b in bounds]
         if commit:
-            connection.execute(_COMMIT.sql)
-            tail = connection.execute(track.sql, track.params)
+            connection.execute(_COMMIT.sql, prepare=False)
+            tail = connection.execute(track.sql, track.params, prepare=False)
     if commit:
         link.committed = True
         link.tracked = tail.fetchone()
