@@ -50,7 +50,9 @@ def test_a_password_stays_out_of_reprs_and_errors() -> None:
         assert db.pool is not None
         with pytest.raises(UnavailableError) as caught:
             db.settings.get("theme")
-        for shown in (repr(db), repr(db.pool), str(caught.value), repr(caught.value)):
+        settings = db._pool.settings if db._pool is not None else None  # the pool's own settings
+        shown_all = (repr(db), repr(db.pool), repr(settings), str(caught.value), repr(caught.value))
+        for shown in shown_all:
             assert "Sekrit42" not in shown
 
 

@@ -52,7 +52,8 @@ def _positive(name: str, value: float | None, *, optional: bool = False) -> None
 class ConnectSettings:
     """Validated settings of a pooled database (see ``Database.connect``)."""
 
-    conninfo: str
+    #: libpq connection string, password included: never in a repr.
+    conninfo: str = attrs.field(repr=False)
     kwargs: dict[str, Any]
     min_size: int
     max_size: int

@@ -79,18 +79,23 @@ def _bound(statement: Statement) -> Bound:
 async def _flight(
     link: AsyncLink, bounds: Sequence[Bound], *, commit: bool = False
 ) -> list[psycopg.AsyncCursor[Any]]:
-    """Send what is pending, then ``bounds`` (then COMMIT): one round trip.
+    """Send what is pending, then ``bounds`` (then COMMIT, then what the link
+    tracks after each commit): one round trip.
 
     Nothing is prepared inside a pipeline: when a statement of the flight fails,
     the server skips the rest of it, a ``Parse`` of a new prepared statement
     included, while psycopg would count that statement as prepared (its next
-    run then fails with "prepared statement ... does not exist").
+    run then fails with "prepared statement ... does not exist"). With read
+    replicas the COMMIT is explicit even for one write: in a pipeline the
+    statements up to the next sync share one implicit transaction, so a
+    position read in the same flight would precede the write's commit record.
     """
-    if link.track is not None:
-        return await _tracked_flight(link, link.track, bounds, commit or link.commit_each)
+    track = link.track
+    commit = commit or (track is not None and link.commit_each)
     connection = link.connection
     if not link.pending and len(bounds) == 1 and not commit:
         return [await connection.execute(bounds[0].sql, bounds[0].params)]
+    tail = None
     async with connection.pipeline():
         for before in link.pending:
             await connection.execute(before.sql, before.params, prepare=False)
@@ -98,30 +103,11 @@ async def _flight(
         cursors = [await connection.execute(b.sql, b.params, prepare=False) for b in bounds]
         if commit:
             await connection.execute(_COMMIT.sql, prepare=False)
-    link.committed = commit
-    return cursors
-
-
-async def _tracked_flight(
-    link: AsyncLink, track: Bound, bounds: Sequence[Bound], commit: bool
-) -> list[psycopg.AsyncCursor[Any]]:
-    """:func:`_flight`, then (when it commits) ``track``: still one round trip.
-
-    The explicit COMMIT matters: in a pipeline the statements up to the next
-    sync share one implicit transaction, so a position read in the same flight
-    as an autocommit write would precede the write's commit record.
-    """
-    connection = link.connection
-    async with connection.pipeline():
-        for before in link.pending:
-            await connection.execute(before.sql, before.params, prepare=False)
-        link.pending.clear()
-        cursors = [await connection.execute(b.sql, b.params, prepare=False) for b in bounds]
-        if commit:
-            await connection.execute(_COMMIT.sql, prepare=False)
-            tail = await connection.execute(track.sql, track.params, prepare=False)
+            if track is not None:
+                tail = await connection.execute(track.sql, track.params, prepare=False)
     if commit:
         link.committed = True
+    if tail is not None:
         link.tracked = await tail.fetchone()
     return cursors
 
