@@ -40,7 +40,7 @@ from psycopg import sql
 from gearbox_db import migrations
 from gearbox_db.importer import import_sqlite
 from gearbox_db.importer._tables import TABLES
-from gearbox_db.importer._writer import _FOREIGN_KEYS, _INDEXES
+from gearbox_db.importer._writer import _FOREIGN_KEYS, _INDEXES, _OWN, _TOTALS_TRIGGERS
 
 NAMES = [table.name for table in TABLES]
 
@@ -52,7 +52,8 @@ def fresh(admin_url: str, name: str, migrate: bool = True) -> str:
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = f"{admin_url.split('?')[0].rsplit('/', 1)[0]}/{name}"  # a URL without options
+    base, _, query = admin_url.partition("?")
+    url = f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
     if migrate:
         migrations.upgrade(url)
     return url
@@ -76,7 +77,11 @@ def floor(url: str, spool: Path) -> float:
         started = time.perf_counter()
         keys: list[Any] = conn.execute(_FOREIGN_KEYS, (NAMES,)).fetchall()
         indexes: list[Any] = conn.execute(_INDEXES, (NAMES,)).fetchall()
-        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, NAMES))))
+        conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, _OWN))))
+        for trigger in _TOTALS_TRIGGERS:  # category_totals: recounted once, as the importer does
+            conn.execute(
+                sql.SQL("ALTER TABLE items DISABLE TRIGGER {}").format(sql.Identifier(trigger))
+            )
         for table, name, _ in keys:
             conn.execute(
                 sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
@@ -99,6 +104,11 @@ def floor(url: str, spool: Path) -> float:
                     sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
                 )
             )
+        conn.execute("SELECT gearbox_recount_category_totals()")
+        for trigger in _TOTALS_TRIGGERS:
+            conn.execute(
+                sql.SQL("ALTER TABLE items ENABLE TRIGGER {}").format(sql.Identifier(trigger))
+            )
         conn.commit()
         return time.perf_counter() - started
 
@@ -108,7 +118,9 @@ def pgloader(admin_url: str, file: Path) -> float:
     url = fresh(admin_url, "gearbox_bench_pgloader", migrate=False)
     params = psycopg.conninfo.conninfo_to_dict(url)
     user, port = params.get("user", "postgres"), params.get("port", 5432)
-    target = f"pgsql://{user}@{params['host']}:{port}/{params['dbname']}"
+    host = params["host"]
+    host = f"unix:{host}" if host.startswith("/") else host  # a socket directory
+    target = f"pgsql://{user}@{host}:{port}/{params['dbname']}"
     started = time.perf_counter()
     done = subprocess.run(
         ["pgloader", "--quiet", f"sqlite://{file}", target], capture_output=True, text=True

@@ -32,6 +32,26 @@ def planner(gearbox_connection: Connection) -> Iterator[Connection]:
         yield conn
 
 
+@pytest.fixture
+def stocked_planner(gearbox_connection: Connection) -> Iterator[Connection]:
+    """Scans forbidden, not sorts (a weight or price page sorts at most twice its size),
+    and 20,000 analysed items (a tenth without weight or price), rolled back: an empty
+    table's plans say nothing of a page's cost."""
+    with isolated(gearbox_connection) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO items (name, category_id, weight_grams, price_cents) "
+                "SELECT 'item ' || n, (SELECT min(id) FROM categories), "
+                "CASE WHEN n % 10 <> 0 THEN n % 997 END, CASE WHEN n % 10 <> 0 THEN n % 991 END "
+                "FROM generate_series(1, 20000) AS n"
+            )
+        )
+        conn.execute(text("ANALYZE items"))
+        for setting in ("enable_seqscan", "enable_bitmapscan"):
+            conn.execute(text(f"SET LOCAL {setting} = off"))
+        yield conn
+
+
 def plan(conn: Connection, statement: Select[Any]) -> dict[str, Any]:
     compiled = statement.compile(dialect=conn.dialect)
     sql = f"EXPLAIN (FORMAT JSON) {compiled}"
@@ -60,14 +80,33 @@ def assert_served_by_index(tree: dict[str, Any], prefix: str, bounded: bool) -> 
         assert "ROW(" in scan.get("Index Cond", ""), scan
 
 
+def limited_scans(node: dict[str, Any], index: str, parent: str = "") -> list[str]:
+    """The parents' node types of the scans of ``index`` under ``node``."""
+    found = [parent] if node.get("Index Name") == index else []
+    for child in node.get("Plans", []):
+        found += limited_scans(child, index, node["Node Type"])
+    return found
+
+
+def assert_ranges(tree: dict[str, Any], index: str, ranges: int) -> None:
+    """``ranges`` scans of ``index``, each cut by a Limit right above it (so read in the
+    index's order, at most a page of rows), no other read of items but by primary key."""
+    assert limited_scans(tree, index) == ["Limit"] * ranges, list(nodes(tree))
+    for node in nodes(tree):
+        if node.get("Relation Name") == "items":
+            assert node.get("Index Name") in (index, "pk_items"), node
+
+
 CASES = list(itertools.product(item_pages.SORTS, (False, True), (None, 7)))
 
 
 @pytest.mark.parametrize(("sort", "descending", "category_id"), CASES)
 def test_every_items_page_reads_one_range_of_one_index(
-    planner: Connection, sort: ItemSort, descending: bool, category_id: int | None
+    request: pytest.FixtureRequest, sort: ItemSort, descending: bool, category_id: int | None
 ) -> None:
-    request = item_pages.listing(
+    nullable = sort in ("weight", "price")
+    planner = request.getfixturevalue("stocked_planner" if nullable else "planner")
+    listing = item_pages.listing(
         category_id=category_id,
         search=None,
         sort=sort,
@@ -76,12 +115,28 @@ def test_every_items_page_reads_one_range_of_one_index(
         cursor=None,
         include_total=False,
     )
-    prefix = "ix_items_by_category_" if category_id is not None else "ix_items_by_"
-    assert_served_by_index(plan(planner, item_pages.page(request)), prefix, bounded=False)
-    # the cursor of a later page: a value, and for weights and prices a missing one too
-    for value in [CURSOR_VALUES[sort], *([None] if sort in ("weight", "price") else [])]:
-        later = attrs.evolve(request, after=(value, 12345))
+    index = f"ix_items_by_{'category_' if category_id is not None else ''}{sort}"
+    if not nullable:
+        prefix = "ix_items_by_category_" if category_id is not None else "ix_items_by_"
+        assert_served_by_index(plan(planner, item_pages.page(listing)), prefix, bounded=False)
+        later = attrs.evolve(listing, after=(CURSOR_VALUES[sort], 12345))
         assert_served_by_index(plan(planner, item_pages.page(later)), prefix, bounded=True)
+        return
+    # Weights and prices: the rows with a value, then the missing ones (in id order),
+    # two ranges of one index; the page is sorted from at most twice its size.
+    assert_ranges(plan(planner, item_pages.page(listing)), index, 2)
+    middle = planner.execute(text("SELECT (min(id) + max(id)) / 2 FROM items")).scalar_one()
+    later = attrs.evolve(listing, after=(CURSOR_VALUES[sort], middle))
+    tree = plan(planner, item_pages.page(later))
+    assert_ranges(tree, index, 2)
+    conditions = [n.get("Index Cond", "") for n in nodes(tree) if n.get("Index Name") == index]
+    assert sorted("ROW(" in c for c in conditions) == [False, True], conditions
+    # a cursor among the missing ones: only their range, bounded by the id
+    missing = attrs.evolve(listing, after=(None, middle))
+    tree = plan(planner, item_pages.page(missing))
+    assert_ranges(tree, index, 1)
+    (condition,) = [n["Index Cond"] for n in nodes(tree) if n.get("Index Name") == index]
+    assert "IS NULL" in condition and ("id <" if descending else "id >") in condition, condition
 
 
 CURSOR_VALUES: dict[str, Any] = {

@@ -254,7 +254,7 @@ def _describe(diff: Any) -> tuple[str, str]:
     ("ddl", "expected"),
     [
         ("ALTER TABLE items ADD COLUMN colour text", ("remove_column", "items.colour")),
-        ("DROP INDEX ix_items_category_id", ("add_index", "items.ix_items_category_id")),
+        ("DROP INDEX ix_threads_category_id", ("add_index", "threads.ix_threads_category_id")),
         ("DROP TABLE settings", ("add_table", "settings")),
     ],
     ids=["extra column", "dropped index", "missing table"],

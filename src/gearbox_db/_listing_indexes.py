@@ -8,43 +8,28 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from sqlalchemy import BigInteger, Index, Table, func, literal_column
+from sqlalchemy import Index, Table, func
 
-__all__ = ["TRIGRAM_INDEX", "last_key", "listing_indexes"]
+__all__ = ["TRIGRAM_INDEX", "listing_indexes"]
 
 # Every keyset page of a listing is a range scan of one of these indexes (see
-# gearbox_db._queries.item_pages). Weights and prices may be missing and sort last in
-# either direction: the sort key is the value with a sentinel beyond every valid value
-# (weights are finite, prices are non-negative int4), one per direction, so that each
-# direction reads one index in one range, forwards or backwards.
-
-#: Sentinels standing for a missing weight or price: (ascending, descending).
-_SENTINELS: Final = {
-    "weight_grams": ("'Infinity'::float8", "'-Infinity'::float8"),
-    "price_cents": ("2147483648::bigint", "'-1'::bigint"),
-}
-
-
-def last_key(column: str, value: Any, descending: bool) -> Any:
-    """``value`` of ``column`` (a weight or price), a missing one replaced by a sentinel
-    that sorts last in the direction: the key of the listing indexes and queries."""
-    sentinel: Any = literal_column(_SENTINELS[column][1 if descending else 0])
-    return func.coalesce(value if column == "weight_grams" else value.cast(BigInteger), sentinel)
+# gearbox_db._queries.item_pages), forwards or backwards: one index per sort key serves
+# both directions. Weights and prices may be missing and sort last in either direction:
+# a page of them reads two ranges of the same index, the rows holding a value (IS NOT
+# NULL), then the missing ones (IS NULL, in id order), each cut at the page's size.
 
 
 def listing_indexes(
     items: Table, setups: Table, threads: Table, thread_candidates: Table
 ) -> tuple[Index, ...]:
-    """The listing indexes on these tables (all built CONCURRENTLY by migration 0003)."""
+    """The listing indexes on these tables (built CONCURRENTLY by migrations 0003 and 0005)."""
     c = items.c
     name = (func.lower(c.name), c.name)
     keys: dict[str, tuple[Any, ...]] = {
         "name": name,
         "created": (c.created_at,),
-        "weight_asc": (last_key("weight_grams", c.weight_grams, False),),
-        "weight_desc": (last_key("weight_grams", c.weight_grams, True),),
-        "price_asc": (last_key("price_cents", c.price_cents, False),),
-        "price_desc": (last_key("price_cents", c.price_cents, True),),
+        "weight": (c.weight_grams,),
+        "price": (c.price_cents,),
     }
     indexes = []
     for sort, columns in keys.items():

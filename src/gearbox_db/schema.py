@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from gearbox_db._listing_indexes import TRIGRAM_INDEX, last_key, listing_indexes
+from gearbox_db._listing_indexes import TRIGRAM_INDEX, listing_indexes
 
 __all__ = [
     "CLASSIFICATIONS",
@@ -47,7 +47,6 @@ __all__ = [
     "categories",
     "category_totals",
     "items",
-    "last_key",
     "metadata",
     "oauth_clients",
     "oauth_codes",
@@ -119,13 +118,13 @@ def _sha256_check(column: str) -> CheckConstraint:
     return CheckConstraint(f"{column} ~ '{_SHA256_HEX}'", name=f"{column}_sha256_hex")
 
 
-def _category_fk() -> Column[int]:
+def _category_fk(*, index: bool = True) -> Column[int]:
     return Column(
         "category_id",
         BigInteger,
         ForeignKey("categories.id", ondelete="RESTRICT"),
         nullable=False,
-        index=True,
+        index=index,
     )
 
 
@@ -149,12 +148,13 @@ def _client_fk() -> Column[str]:
     )
 
 
-def _gear_columns() -> list[Column[Any] | CheckConstraint]:
-    """Columns shared by collection items and thread candidates."""
+def _gear_columns(*, category_index: bool) -> list[Column[Any] | CheckConstraint]:
+    """Columns shared by collection items and thread candidates (``category_index``: whether
+    ``category_id`` has an index of its own; the listing indexes of items lead with it)."""
     return [
         Column("weight_grams", Double),
         Column("price_cents", Integer),
-        _category_fk(),
+        _category_fk(index=category_index),
         Column("notes", Text),
         Column("product_url", Text),
         Column("image_filename", Text),
@@ -178,7 +178,7 @@ items: Final = Table(
     metadata,
     _id(),
     Column("name", Text, nullable=False),
-    *_gear_columns(),
+    *_gear_columns(category_index=False),
     Column("quantity", Integer, nullable=False, server_default=text("1")),
     _created_at(),
     _updated_at(),
@@ -247,7 +247,7 @@ thread_candidates: Final = Table(
         index=True,
     ),
     Column("name", Text, nullable=False),
-    *_gear_columns(),
+    *_gear_columns(category_index=True),
     Column("status", Text, nullable=False, server_default=text("'researching'")),
     Column("pros", Text),
     Column("cons", Text),

@@ -3,11 +3,13 @@
 A page ends with an opaque cursor (urlsafe base64 of JSON) holding the sort
 key and id of its last row, plus a fingerprint of the listing's sort,
 direction and filters, so a cursor cannot be replayed on another listing.
-Missing weights and prices sort last in either direction (the key is the
-value or a sentinel beyond every valid one, see ``schema.last_key``); ties go
-by id, so the order is total and pages never skip or repeat a row. Each
-sort, direction and category filter is one range of one index of
-``schema.LISTING_INDEXES``: a page costs the same wherever it is in the listing.
+Missing weights and prices sort last in either direction; ties go by id, so
+the order is total and pages never skip or repeat a row. Each sort, direction
+and category filter reads one index of ``schema.LISTING_INDEXES`` in one range
+(two for weights and prices: the rows holding a value, then the missing ones,
+each range cut at the page's size, the page sorted from at most twice its
+rows): a page costs the same wherever it is in the listing. One index per
+sort key serves both directions, scanned forwards or backwards.
 Name search is ``lower(name) LIKE '%term%'``, which the trigram index serves
 where pg_trgm is installed.
 """
@@ -27,7 +29,9 @@ from sqlalchemy import (
     ColumnElement,
     FromClause,
     Select,
+    SelectBase,
     func,
+    union_all,
     literal,
     select,
     true,
@@ -39,7 +43,7 @@ from gearbox_db._queries import _validate as v
 from gearbox_db._queries.items import COLUMNS, JOINED
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import Item, ItemPage, ItemSort
-from gearbox_db.schema import items, last_key
+from gearbox_db.schema import items
 
 __all__ = ["SORTS", "Listing", "listing", "page", "records", "to_page"]
 
@@ -122,14 +126,21 @@ def _keys(request: Listing, value: ColumnElement[Any]) -> list[ColumnElement[Any
     if request.sort == "name":
         # Ignoring case first (as the search does), then exactly, so the order is total.
         return [func.lower(value), value]
-    if request.sort in _NULLABLE_SORTS:
-        return [last_key(_SORT_COLUMNS[request.sort], value, request.descending)]
     return [value]
 
 
-def _order(request: Listing, source: FromClause) -> list[Any]:
+def _order(request: Listing, source: FromClause, *, missing_last: bool = False) -> list[Any]:
+    """The listing's order; ``missing_last`` for a page's rows (an index range of rows
+    with a value, or of missing ones, is in index order: no NULLS LAST there)."""
     keys = [*_keys(request, source.c[_SORT_COLUMNS[request.sort]]), source.c.id]
-    return [key.desc() if request.descending else key.asc() for key in keys]
+    ordered = [key.desc() if request.descending else key.asc() for key in keys]
+    if missing_last and request.sort in _NULLABLE_SORTS:
+        ordered[0] = ordered[0].nulls_last()
+    return ordered
+
+
+def _beyond(request: Listing, row: ColumnElement[Any], last: ColumnElement[Any]) -> Any:
+    return row < last if request.descending else row > last
 
 
 def _after(request: Listing) -> ColumnElement[bool]:
@@ -139,26 +150,56 @@ def _after(request: Listing) -> ColumnElement[bool]:
     column = items_c[_SORT_COLUMNS[request.sort]]
     row = tuple_(*_keys(request, column), items_c.id)
     last = tuple_(*_keys(request, literal(value, column.type)), literal(last_id, BigInteger))
-    return row < last if request.descending else row > last
+    return cast(ColumnElement[bool], _beyond(request, row, last))
+
+
+def _ids(request: Listing, conditions: list[ColumnElement[bool]]) -> SelectBase:
+    """The ids of the page's rows, and of at most as many more, one index range each."""
+    ranges = [conditions]
+    if request.sort in _NULLABLE_SORTS:
+        ranges = _value_then_missing(request, conditions)
+    elif request.after is not None:
+        ranges = [[*conditions, _after(request)]]
+    selects = [
+        select(items_c.id).where(*where).order_by(*_order(request, items)).limit(request.limit + 1)
+        for where in ranges
+    ]
+    return selects[0] if len(selects) == 1 else union_all(*selects)
+
+
+def _value_then_missing(
+    request: Listing, conditions: list[ColumnElement[bool]]
+) -> list[list[ColumnElement[bool]]]:
+    """The two ranges of a weight or price listing: rows with a value, then the missing
+    ones (one range of the same index, ordered by id); a cursor in the missing ones
+    leaves only that range."""
+    column = items_c[_SORT_COLUMNS[request.sort]]
+    value, last_id = request.after if request.after is not None else (None, None)
+    if request.after is not None and value is None:
+        return [[*conditions, column.is_(None), _beyond(request, items_c.id, literal(last_id, BigInteger))]]
+    present = [*conditions, column.is_not(None)]
+    if request.after is not None:
+        present.append(_after(request))
+    return [present, [*conditions, column.is_(None)]]
 
 
 def page(request: Listing) -> Select[Any]:
     """One page of the listing: ``limit + 1`` rows (the extra one says whether more follow);
     with ``include_total`` each row also carries the count of all matching rows."""
     conditions = _filters(request)
-    after = [_after(request)] if request.after is not None else []
-    matching = [*conditions, *after]
-    if request.search is not None:
-        # The ids first: the planner may walk the sort's index reading only the index
-        # (names are in it) until the page is full, or take the trigram index's matches
-        # and sort them, whichever its statistics say is cheaper; then the page's rows.
-        ids = select(items_c.id).where(*matching).order_by(*_order(request, items))
-        matching = [items_c.id.in_(ids.limit(request.limit + 1).scalar_subquery())]
+    if request.search is None and request.sort not in _NULLABLE_SORTS:
+        matching = [*conditions, *([_after(request)] if request.after is not None else [])]
+    else:
+        # The ids first. A search: the planner may walk the sort's index reading only
+        # the index (names are in it) until the page is full, or take the trigram
+        # index's matches and sort them, whichever its statistics say is cheaper. A
+        # weight or price: the rows with a value, then the missing ones. Then the rows.
+        matching = [items_c.id.in_(_ids(request, conditions).scalar_subquery())]
     statement = (
         select(*COLUMNS)
         .select_from(JOINED)
         .where(*matching)
-        .order_by(*_order(request, items))
+        .order_by(*_order(request, items, missing_last=True))
         .limit(request.limit + 1)
     )
     return _counted(statement, request, conditions) if request.include_total else statement
@@ -173,7 +214,7 @@ def _counted(
     return (
         select(*rows.c, total.c.total)
         .select_from(total.outerjoin(rows, true()))
-        .order_by(*_order(request, rows))
+        .order_by(*_order(request, rows, missing_last=True))
     )
 
 
