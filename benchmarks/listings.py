@@ -36,6 +36,7 @@ from sqlalchemy import Engine, Select, create_engine, func, select, text
 
 from gearbox_db import Database
 from gearbox_db._queries import item_pages as q
+from gearbox_db._queries.items import COLUMNS, JOINED
 from gearbox_db._queries.totals import as_double, cents, grams
 from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.records import ItemSort
@@ -54,10 +55,20 @@ def timed(call: Callable[[], Any], runs: int) -> float:
 
 
 def middle_cursor(engine: Engine, request: q.Listing, total: int) -> str:
-    """The cursor of a page starting in the middle of the listing."""
-    statement = q.page(request).limit(1).offset(total // 2)
+    """The cursor of a page starting in the middle of the listing (the listing's order,
+    read by offset: a page reads only its own index ranges)."""
+    shape = q._shape(request)
+    statement = (
+        select(*COLUMNS)
+        .select_from(JOINED)
+        .where(*q._filters(shape))
+        .order_by(*q._order(shape, items, missing_last=True))
+        .limit(1)
+        .offset(total // 2)
+    )
+    values = {"category_id": request.category_id} if request.category_id is not None else {}
     with engine.connect() as conn:
-        row = conn.execute(statement).one()
+        row = conn.execute(statement, values).one()
     last = q.records([row])[0]
     return q._encode(request, last)
 

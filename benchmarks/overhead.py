@@ -100,7 +100,7 @@ def statements(world: World, count: int) -> dict[str, Sql]:
         "settings.get": compiled(qst.get("weightUnit")),
         "sessions.validate": compiled(validate),
         "api_keys.authenticate": compiled(qk.authenticate(world.key, None, timedelta(minutes=5))),
-        LIST: compiled(pages.page(listing)),
+        LIST: compiled(pages.bound(listing)),
     }
 
 

@@ -16,36 +16,39 @@ where pg_trgm is installed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from itertools import starmap
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, cast
 
 import attrs
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     FromClause,
+    Integer,
     Select,
-    SelectBase,
+    Text,
+    bindparam,
     func,
-    union_all,
-    literal,
     select,
     true,
     tuple_,
+    union_all,
 )
 
 from gearbox_db._queries import _cursor as cursors
 from gearbox_db._queries import _validate as v
-from gearbox_db._queries.items import COLUMNS, JOINED
+from gearbox_db._queries._compiled import Bound, Template
+from gearbox_db._queries.items import COLUMNS, JOINED, with_category
 from gearbox_db.errors import ValidationError
 from gearbox_db.records import Item, ItemPage, ItemSort
 from gearbox_db.schema import items
 
-__all__ = ["SORTS", "Listing", "listing", "page", "records", "to_page"]
+__all__ = ["SORTS", "Listing", "bound", "listing", "page", "records", "to_page"]
 
 items_c = items.c
 SORTS: Final[tuple[ItemSort, ...]] = ("name", "weight", "price", "created")
@@ -106,12 +109,56 @@ def listing(
     return request if cursor is None else attrs.evolve(request, after=_decode(cursor, request))
 
 
-def _filters(request: Listing) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+@attrs.frozen
+class _Shape:
+    """What a listing's statement depends on besides its values: one compiled template
+    each (values go in as the parameters named in :func:`_values`)."""
+
+    sort: ItemSort
+    descending: bool
+    category: bool
+    search: bool
+    after: Literal["value", "missing"] | None
+    include_total: bool
+
+
+def _shape(request: Listing) -> _Shape:
+    after: Literal["value", "missing"] | None = None
+    if request.after is not None:
+        after = "missing" if request.after[0] is None else "value"
+    return _Shape(
+        request.sort,
+        request.descending,
+        request.category_id is not None,
+        request.search is not None,
+        after,
+        request.include_total,
+    )
+
+
+def _values(request: Listing) -> dict[str, Any]:
+    values: dict[str, Any] = {"rows": request.limit + 1}
     if request.category_id is not None:
-        conditions.append(items_c.category_id == request.category_id)
+        values["category_id"] = request.category_id
     if request.search is not None:
-        conditions.append(func.lower(items_c.name).like(func.lower(_pattern(request.search)), "\\"))
+        values["pattern"] = _pattern(request.search)
+    if request.after is not None:
+        values["after_id"] = request.after[1]
+        if request.after[0] is not None:
+            values["after_value"] = request.after[0]
+    return values
+
+
+_ROWS: Final = bindparam("rows", type_=Integer)
+
+
+def _filters(shape: _Shape) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if shape.category:
+        conditions.append(items_c.category_id == bindparam("category_id", type_=BigInteger))
+    if shape.search:
+        pattern = bindparam("pattern", type_=Text)
+        conditions.append(func.lower(items_c.name).like(func.lower(pattern), "\\"))
     return conditions
 
 
@@ -121,101 +168,100 @@ def _pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-def _keys(request: Listing, value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+def _keys(shape: _Shape, value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
     """The sort keys (before the id) of ``value``: a row's sort column, or a cursor's value."""
-    if request.sort == "name":
+    if shape.sort == "name":
         # Ignoring case first (as the search does), then exactly, so the order is total.
         return [func.lower(value), value]
     return [value]
 
 
-def _order(request: Listing, source: FromClause, *, missing_last: bool = False) -> list[Any]:
+def _order(shape: _Shape, source: FromClause, *, missing_last: bool = False) -> list[Any]:
     """The listing's order; ``missing_last`` for a page's rows (an index range of rows
     with a value, or of missing ones, is in index order: no NULLS LAST there)."""
-    keys = [*_keys(request, source.c[_SORT_COLUMNS[request.sort]]), source.c.id]
-    ordered = [key.desc() if request.descending else key.asc() for key in keys]
-    if missing_last and request.sort in _NULLABLE_SORTS:
+    keys = [*_keys(shape, source.c[_SORT_COLUMNS[shape.sort]]), source.c.id]
+    ordered = [key.desc() if shape.descending else key.asc() for key in keys]
+    if missing_last and shape.sort in _NULLABLE_SORTS:
         ordered[0] = ordered[0].nulls_last()
     return ordered
 
 
-def _beyond(request: Listing, row: ColumnElement[Any], last: ColumnElement[Any]) -> Any:
-    return row < last if request.descending else row > last
+def _beyond(shape: _Shape, row: ColumnElement[Any], last: ColumnElement[Any]) -> Any:
+    return row < last if shape.descending else row > last
 
 
-def _after(request: Listing) -> ColumnElement[bool]:
-    """Rows after ``request.after`` in the listing's order: one range of its index."""
-    assert request.after is not None
-    value, last_id = request.after
-    column = items_c[_SORT_COLUMNS[request.sort]]
-    row = tuple_(*_keys(request, column), items_c.id)
-    last = tuple_(*_keys(request, literal(value, column.type)), literal(last_id, BigInteger))
-    return cast(ColumnElement[bool], _beyond(request, row, last))
+_AFTER_ID: Final = bindparam("after_id", type_=BigInteger)
 
 
-def _ids(request: Listing, conditions: list[ColumnElement[bool]]) -> SelectBase:
-    """The ids of the page's rows, and of at most as many more, one index range each."""
-    ranges = [conditions]
-    if request.sort in _NULLABLE_SORTS:
-        ranges = _value_then_missing(request, conditions)
-    elif request.after is not None:
-        ranges = [[*conditions, _after(request)]]
-    selects = [
-        select(items_c.id).where(*where).order_by(*_order(request, items)).limit(request.limit + 1)
-        for where in ranges
-    ]
-    return selects[0] if len(selects) == 1 else union_all(*selects)
+def _after(shape: _Shape) -> ColumnElement[bool]:
+    """Rows after the cursor's (value, id) in the listing's order: one range of its index."""
+    column = items_c[_SORT_COLUMNS[shape.sort]]
+    row = tuple_(*_keys(shape, column), items_c.id)
+    last = tuple_(*_keys(shape, bindparam("after_value", type_=column.type)), _AFTER_ID)
+    return cast(ColumnElement[bool], _beyond(shape, row, last))
 
 
-def _value_then_missing(
-    request: Listing, conditions: list[ColumnElement[bool]]
-) -> list[list[ColumnElement[bool]]]:
+def _range(shape: _Shape, where: Sequence[ColumnElement[bool]], *columns: Any) -> Select[Any]:
+    """``columns`` of the first ``limit + 1`` rows of ``where`` in the listing's order."""
+    return select(*columns).where(*where).order_by(*_order(shape, items)).limit(_ROWS)
+
+
+def _value_then_missing(shape: _Shape) -> list[list[ColumnElement[bool]]]:
     """The two ranges of a weight or price listing: rows with a value, then the missing
     ones (one range of the same index, ordered by id); a cursor in the missing ones
     leaves only that range."""
-    column = items_c[_SORT_COLUMNS[request.sort]]
-    value, last_id = request.after if request.after is not None else (None, None)
-    if request.after is not None and value is None:
-        return [[*conditions, column.is_(None), _beyond(request, items_c.id, literal(last_id, BigInteger))]]
-    present = [*conditions, column.is_not(None)]
-    if request.after is not None:
-        present.append(_after(request))
+    column, conditions = items_c[_SORT_COLUMNS[shape.sort]], _filters(shape)
+    if shape.after == "missing":
+        return [[*conditions, column.is_(None), _beyond(shape, items_c.id, _AFTER_ID)]]
+    present = [*conditions, column.is_not(None), *([_after(shape)] if shape.after else [])]
     return [present, [*conditions, column.is_(None)]]
 
 
-def page(request: Listing) -> Select[Any]:
-    """One page of the listing: ``limit + 1`` rows (the extra one says whether more follow);
-    with ``include_total`` each row also carries the count of all matching rows."""
-    conditions = _filters(request)
-    if request.search is None and request.sort not in _NULLABLE_SORTS:
-        matching = [*conditions, *([_after(request)] if request.after is not None else [])]
+def _build(shape: _Shape) -> Select[Any]:
+    if shape.sort in _NULLABLE_SORTS:
+        # The first rows of each range (values, then missing ones), the page from them.
+        ranges = [_range(shape, where, *items.c) for where in _value_then_missing(shape)]
+        rows = (ranges[0] if len(ranges) == 1 else union_all(*ranges)).subquery("ranges")
+        statement = with_category(rows).order_by(*_order(shape, rows, missing_last=True))
+        statement = statement.limit(_ROWS)
     else:
-        # The ids first. A search: the planner may walk the sort's index reading only
-        # the index (names are in it) until the page is full, or take the trigram
-        # index's matches and sort them, whichever its statistics say is cheaper. A
-        # weight or price: the rows with a value, then the missing ones. Then the rows.
-        matching = [items_c.id.in_(_ids(request, conditions).scalar_subquery())]
-    statement = (
-        select(*COLUMNS)
-        .select_from(JOINED)
-        .where(*matching)
-        .order_by(*_order(request, items, missing_last=True))
-        .limit(request.limit + 1)
-    )
-    return _counted(statement, request, conditions) if request.include_total else statement
+        matching = [*_filters(shape), *([_after(shape)] if shape.after else [])]
+        if shape.search:
+            # The ids first: the planner may walk the sort's index reading only the index
+            # (names are in it) until the page is full, or take the trigram index's
+            # matches and sort them, whichever its statistics say is cheaper; then the rows.
+            matching = [items_c.id.in_(_range(shape, matching, items_c.id).scalar_subquery())]
+        statement = select(*COLUMNS).select_from(JOINED).where(*matching)
+        statement = statement.order_by(*_order(shape, items)).limit(_ROWS)
+    return _counted(statement, shape) if shape.include_total else statement
 
 
-def _counted(
-    statement: Select[Any], request: Listing, conditions: Sequence[ColumnElement[bool]]
-) -> Select[Any]:
+def _counted(statement: Select[Any], shape: _Shape) -> Select[Any]:
     # total LEFT JOIN page: one row even when the page is empty.
-    total = select(func.count().label("total")).where(*conditions).select_from(items).subquery()
-    rows = statement.subquery("page")
+    total = select(func.count().label("total")).where(*_filters(shape)).select_from(items)
+    counted, rows = total.subquery(), statement.subquery("page")
     return (
-        select(*rows.c, total.c.total)
-        .select_from(total.outerjoin(rows, true()))
-        .order_by(*_order(request, rows, missing_last=True))
+        select(*rows.c, counted.c.total)
+        .select_from(counted.outerjoin(rows, true()))
+        .order_by(*_order(shape, rows, missing_last=True))
     )
+
+
+@functools.cache
+def _template(shape: _Shape) -> Template:
+    return Template(lambda: _build(shape))
+
+
+def page(request: Listing) -> Select[Any]:
+    """One page of the listing as a statement (for tools and tests; the repositories run
+    :func:`bound`): ``limit + 1`` rows (the extra one says whether more follow); with
+    ``include_total`` each row also carries the count of all matching rows."""
+    return cast(Select[Any], _template(_shape(request)).statement).params(**_values(request))
+
+
+def bound(request: Listing) -> Bound:
+    """:func:`page`, compiled once per shape: what a listing runs."""
+    return _template(_shape(request))(**_values(request))
 
 
 def to_page(rows: Sequence[Sequence[Any]], request: Listing) -> ItemPage:

@@ -67,7 +67,7 @@ class ItemRepository:
             cursor=cursor,
             include_total=include_total,
         )
-        return pages.to_page(self._x.read.all(pages.page(request)), request)
+        return pages.to_page(self._x.read.all(pages.bound(request)), request)
 
     def update(self, item_id: int, **fields: Unpack[ItemChanges]) -> Item:
         """Change the given fields (:class:`~gearbox_db.shapes.ItemChanges`) and leave
