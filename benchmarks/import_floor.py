@@ -118,7 +118,7 @@ def pgloader(admin_url: str, file: Path) -> float:
     url = fresh(admin_url, "gearbox_bench_pgloader", migrate=False)
     params = psycopg.conninfo.conninfo_to_dict(url)
     user, port = params.get("user", "postgres"), params.get("port", 5432)
-    host = params["host"]
+    host = str(params["host"])
     host = f"unix:{host}" if host.startswith("/") else host  # a socket directory
     target = f"pgsql://{user}@{host}:{port}/{params['dbname']}"
     started = time.perf_counter()
