@@ -126,6 +126,8 @@ def _shape(request: Listing) -> _Shape:
     after: Literal["value", "missing"] | None = None
     if request.after is not None:
         after = "missing" if request.after[0] is None else "value"
+        if after == "missing" and request.sort not in _NULLABLE_SORTS:
+            raise ValueError(f"a {request.sort} cursor always has a value")  # _decode's check
     return _Shape(
         request.sort,
         request.descending,

@@ -1,18 +1,14 @@
-"""One listing index per weight and price key; no index of items.category_id alone.
+"""One listing index per weight and price key (expand; revision 0006 contracts).
 
 A weight or price page reads two ranges of one index on (value, id): the rows
 holding a value, then the missing ones (``gearbox_db._queries.item_pages``), in
-either direction. The four indexes per key of 0003 (ascending and descending
-sentinel keys, with and without the category) become two, and
-``ix_items_category_id`` goes: every ``ix_items_by_category_*`` index leads with
-``category_id`` and serves its foreign key. Items then carry 8 listing indexes
-instead of 13 (plus the trigram one): every write of an item maintains five
-fewer, and an import builds five fewer (about a third of its index time).
-
-The new indexes are built CONCURRENTLY before the old ones are dropped
-CONCURRENTLY (outside the revision's transaction when the migration has a
-connection of its own): a listing always has its index, and writers are not
-blocked while the 400,000 rows of items are read.
+either direction. This revision builds those four indexes (with and without the
+category), CONCURRENTLY outside the revision's transaction when the migration
+has a connection of its own: writers are not blocked while the 400,000 rows of
+items are read. The indexes of the code before (0003's sentinel keys, one per
+direction) stay until revision 0006, so that code and the new one both have
+their indexes while a fleet rolls over: upgrade to 0005, deploy, then upgrade
+to head (docs/maintaining.md).
 
 Revision ID: 0005
 Revises: 0004
@@ -44,29 +40,10 @@ INDEXES: list[ops.IndexSpec] = [
     ("ix_items_by_category_price", "items", "category_id, price_cents, id"),
 ]
 
-# What 0003 (and 0001, for category_id) built instead: a sentinel beyond every valid
-# value put missing weights and prices last, one index per direction.
-_SENTINEL_KEYS = {
-    "weight_asc": "coalesce(weight_grams, 'Infinity'::double precision)",
-    "weight_desc": "coalesce(weight_grams, '-Infinity'::double precision)",
-    "price_asc": "coalesce((price_cents)::bigint, '2147483648'::bigint)",
-    "price_desc": "coalesce((price_cents)::bigint, '-1'::bigint)",
-}
-REPLACED: list[ops.IndexSpec] = [
-    ("ix_items_category_id", "items", "category_id"),
-    *((f"ix_items_by_{sort}", "items", f"{key}, id") for sort, key in _SENTINEL_KEYS.items()),
-    *(
-        (f"ix_items_by_category_{sort}", "items", f"category_id, {key}, id")
-        for sort, key in _SENTINEL_KEYS.items()
-    ),
-]
-
 
 def upgrade() -> None:
     ops.create_indexes(INDEXES)
-    ops.drop_indexes([name for name, _, _ in REPLACED])
 
 
 def downgrade() -> None:
-    ops.create_indexes(REPLACED)
     ops.drop_indexes([name for name, _, _ in reversed(INDEXES)])
