@@ -26,11 +26,14 @@ def tool(name: str) -> ModuleType:
 
 @pytest.mark.slow
 def test_a_new_revision_follows_head_and_is_empty_when_the_schema_matches(
-    gearbox_empty_database_url: str,
+    gearbox_empty_database_url: str, tmp_path: Path
 ) -> None:
     new_revision = tool("new_revision")
     head = migrations.head()
-    path = new_revision.generate(gearbox_empty_database_url, "nothing to change")
+    # Written beside the package's revisions, not among them: suites running at once on
+    # the same checkout (CI runs two) must never see a revision come and go.
+    path = new_revision.generate(gearbox_empty_database_url, "nothing to change", tmp_path)
+    assert not list(new_revision.VERSIONS.glob("*_nothing_to_change.py"))
     try:
         text = path.read_text()
         assert path.name == f"{int(head) + 1:04d}_nothing_to_change.py"

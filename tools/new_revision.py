@@ -30,7 +30,7 @@ from gearbox_db import migrations
 from gearbox_db._url import to_sqlalchemy_url
 
 SYSTEM_PG = "postgresql://postgres@127.0.0.1:5432/postgres"
-VERSIONS = Path(__file__).resolve().parents[1] / "src/gearbox_db/migrations/versions"
+VERSIONS = Path(migrations.__file__).resolve().parent / "versions"
 
 
 def next_id() -> str:
@@ -38,8 +38,10 @@ def next_id() -> str:
     return f"{max(int(rev.revision) for rev in migrations.history()) + 1:04d}"
 
 
-def generate(server_url: str, message: str) -> Path:
-    """Autogenerate the next revision against a scratch database of ``server_url``."""
+def generate(server_url: str, message: str, into: Path = VERSIONS) -> Path:
+    """Autogenerate the next revision against a scratch database of ``server_url``, as a
+    file in ``into`` (the package's versions; a test writes elsewhere, so that other test
+    runs sharing the checkout never see a revision come and go)."""
     scratch = f"gearbox_revision_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{scratch}"')
@@ -51,15 +53,20 @@ def generate(server_url: str, message: str) -> Path:
             config = Config()
             config.set_main_option("script_location", "gearbox_db:migrations")
             config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+            if into != VERSIONS:
+                config.set_main_option("path_separator", "os")
+                config.set_main_option("version_locations", f"{VERSIONS}{os.pathsep}{into}")
             config.attributes["connection"] = connection
             rev_id = next_id()
-            command.revision(config, message, autogenerate=True, rev_id=rev_id)
+            command.revision(
+                config, message, autogenerate=True, rev_id=rev_id, version_path=str(into)
+            )
             connection.commit()
     finally:
         engine.dispose()
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE "{scratch}" WITH (FORCE)')
-    (path,) = VERSIONS.glob(f"{rev_id}_*.py")
+    (path,) = into.glob(f"{rev_id}_*.py")
     return path
 
 
