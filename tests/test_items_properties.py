@@ -22,7 +22,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy import delete as delete_
@@ -39,6 +38,7 @@ from gearbox_db._url import to_sqlalchemy_url
 from gearbox_db.records import CollectionTotals, Item, ItemSort
 from gearbox_db.schema import UNCATEGORIZED, categories, items
 from gearbox_db.testing import isolated
+from tests.stateful import completed_runs
 from tests.strategies import hostile, hostile_name, per_example, with_nul
 
 MISSING = 10**12
@@ -365,7 +365,5 @@ def machine_engine(gearbox_database_url: str) -> Iterator[Engine]:
 
 def test_items_state_machine(machine_engine: Engine) -> None:
     ItemsMachine.engine = machine_engine
-    run_state_machine_as_test(
-        ItemsMachine,
-        settings=settings(max_examples=12, stateful_step_count=25, deadline=None, database=None),
-    )
+    run = settings(max_examples=12, stateful_step_count=25, deadline=None, database=None)
+    assert completed_runs(ItemsMachine, run) > 0

@@ -72,7 +72,10 @@ def _legitimate(
     return revocation(db, original)
 
 
-def _race(db: Database, revocation: Revocation) -> None:
+def _race(db: Database, revocation: Revocation) -> list[str]:
+    """``ROUNDS`` races of a thief refreshing against ``revocation``; the stolen access
+    tokens still valid afterwards (none, when revocation wins every race)."""
+    survivors: list[str] = []
     user = new_user(db, "victim")
     new_client(db)
     for _ in range(ROUNDS):
@@ -86,29 +89,29 @@ def _race(db: Database, revocation: Revocation) -> None:
         )
         assert not isinstance(outcome, BaseException), outcome
         assert isinstance(thief, list), thief
-        survivors = [t for t in thief if db.oauth.validate_access(t) is not None]
-        assert survivors == [], f"{len(survivors)} of {len(thief)} stolen tokens survived"
+        survivors += [t for t in thief if db.oauth.validate_access(t) is not None]
+    return survivors
 
 
 def test_reuse_detection_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
     with connect(gearbox_database_url) as db:
-        _race(db, _reuse)
+        assert _race(db, _reuse) == []
 
 
 def test_revoke_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
     with connect(gearbox_database_url) as db:
-        _race(db, _revoke)
+        assert _race(db, _revoke) == []
 
 
 def test_revoke_client_racing_a_refresher_leaves_no_token(gearbox_database_url: str) -> None:
     with connect(gearbox_database_url) as db:
-        _race(db, _revoke_client)
+        assert _race(db, _revoke_client) == []
 
 
 def test_password_change_racing_a_refresher_leaves_no_token(
     gearbox_database_url: str,
 ) -> None:
     with connect(gearbox_database_url) as db:
-        _race(db, _change_password)
+        assert _race(db, _change_password) == []
